@@ -1,0 +1,12 @@
+# mmdet's runtime, iteration-based logging, and our modules loaded from any
+# working directory.
+_base_ = 'mmdet::_base_/default_runtime.py'
+
+custom_imports = dict(imports=['droplet_mmdet'], allow_failed_imports=False)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2))
+log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)
+randomness = dict(seed=0)

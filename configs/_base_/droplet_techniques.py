@@ -1,0 +1,77 @@
+# The small-droplet techniques as named config pieces. Configs import this
+# file as a base and switch a technique on with one line each, e.g.
+#   model = dict(rpn_head=small_anchors)
+# Numbers are named once here.
+droplet_px = (18, 30)  # droplet sizes the anchors must cover, px
+size_weight = dict(s_ref=24.0, gamma=1.0, w_max=4.0, normalize=True)
+train_crop = (256, 256)
+
+# Small anchors: 24 px (scale 6 x stride 4) on P2, ratios for slightly
+# elliptic droplets; tools/analysis_tools/fit_anchors.py fits them to data.
+small_anchors = dict(
+    anchor_generator=dict(
+        type='AnchorGenerator',
+        scales=[6],
+        ratios=[0.8, 1.0, 1.25],
+        strides=[4, 8, 16, 32, 64]))
+
+# Focal loss for RPN objectness (all anchors, no sampling: the background
+# swamps the droplets, focal loss down-weights the easy background).
+rpn_focal = dict(
+    loss_cls=dict(
+        _delete_=True,
+        type='SizeWeightedFocalLoss',
+        use_sigmoid=True,
+        gamma=2.0,
+        alpha=0.25,
+        loss_weight=1.0))
+rpn_focal_train_cfg = dict(sampler=None)
+
+# Size-weighted RPN box, RoI box and mask losses (smaller droplets weigh
+# more: clamp((s_ref / s) ** gamma, 1, w_max), normalised to mean 1).
+rpn_size_weighted = dict(
+    type='SizeWeightedRPNHead',
+    loss_bbox=dict(
+        _delete_=True,
+        type='SizeWeightedL1Loss',
+        loss_weight=1.0,
+        size_weight=size_weight))
+roi_size_weighted = dict(
+    bbox_head=dict(
+        type='SizeWeightedShared2FCBBoxHead',
+        loss_bbox=dict(
+            _delete_=True,
+            type='SizeWeightedL1Loss',
+            loss_weight=1.0,
+            size_weight=size_weight)),
+    mask_head=dict(
+        type='SizeWeightedFCNMaskHead',
+        loss_mask=dict(
+            _delete_=True,
+            type='SizeWeightedMaskLoss',
+            loss_weight=1.0,
+            size_weight=size_weight)))
+
+# Object-aware crop and controlled blur/noise for the train pipeline.
+object_aware_crop = dict(
+    type='ObjectAwareRandomCrop',
+    crop_size=train_crop,
+    min_objects=3,
+    min_visible=0.7,
+    min_visible_area=16)
+plain_crop = dict(type='RandomCrop', crop_size=train_crop)
+blur = dict(type='DropletGaussianBlur', sigma_ratio=(0.0, 0.15), prob=0.5)
+noise = dict(type='DropletNoise', snr_range=(4.0, 20.0), prob=0.5)
+
+
+def droplet_train_pipeline(*middle):
+    """Load -> *middle -> flip -> pack, for the synthetic droplet sets."""
+    return [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+        *middle,
+        dict(
+            type='RandomFlip', prob=0.5,
+            direction=['horizontal', 'vertical']),
+        dict(type='PackDetInputs'),
+    ]

@@ -1,0 +1,55 @@
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SLIM_CONFIG = osp.join(ROOT, 'configs', 'droplet',
+                       'mask_rcnn_r18_fpn_slim_600it_synthetic.py')
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+    return ROOT
+
+
+@pytest.fixture(scope='session')
+def tiny_droplets(tmp_path_factory):
+    """6 train + 2 val synthetic 128 x 128 frames (COCO, RLE masks)."""
+    from droplet_mmdet.datasets.synthetic import FrameSpec, generate_dataset
+    out = str(tmp_path_factory.mktemp('tiny_droplets'))
+    generate_dataset(out, FrameSpec(height=128, width=128),
+                     dict(train=6, val=2), seed=1, gallery=2,
+                     progress=False)
+    return out
+
+
+def tiny_train_options(data_root, max_iters, extra=()):
+    """--cfg-options for a 2-3 iteration CPU run on ``tiny_droplets``."""
+    from droplet_mmdet.apis.demo import data_options
+    opts = data_options(data_root)
+    opts.update({
+        'train_cfg.max_iters': max_iters,
+        'train_cfg.val_interval': 1000,
+        'default_hooks.checkpoint.interval': 2,
+        'default_hooks.logger.interval': 1,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'val_dataloader.num_workers': 0,
+        'val_dataloader.persistent_workers': False,
+        'test_dataloader.num_workers': 0,
+        'test_dataloader.persistent_workers': False,
+    })
+    opts.update(dict(extra))
+    return [f'{k}={v}' for k, v in opts.items()]
+
+
+def tool_env():
+    env = dict(os.environ)
+    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    env.setdefault('OMP_NUM_THREADS', '1')
+    return env
+
+
+PYTHON = sys.executable

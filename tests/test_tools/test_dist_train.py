@@ -1,0 +1,38 @@
+"""tools/dist_train.sh: 2 CPU processes (gloo) through torchrun + mmengine."""
+import os.path as osp
+import re
+import subprocess
+
+from conftest import PYTHON, SLIM_CONFIG, tiny_train_options, tool_env
+
+
+def test_two_process_gloo_training(tmp_path, tiny_droplets, repo_root):
+    work = tmp_path / 'work'
+    logs = tmp_path / 'torchrun_logs'
+    env = tool_env()
+    env['PYTHON'] = PYTHON
+    env['PORT'] = '29517'
+    # --log-dir/--tee: torchrun keeps each rank's output in its own file
+    cmd = ['bash', osp.join(repo_root, 'tools', 'dist_train.sh'),
+           SLIM_CONFIG, '2', '--work-dir', str(work), '--cfg-options'
+           ] + tiny_train_options(tiny_droplets, 2, extra={
+               'train_dataloader.batch_size': 1})
+    env['TORCHRUN_EXTRA'] = f'--log-dir={logs} --tee=3'
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                          timeout=900, cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    assert re.search(r'world_size: 2', out) or 'Distributed launcher: pytorch' \
+        in out, out[-3000:]
+    assert 'Iter(train) [2/2]' in out
+    assert (work / 'iter_2.pth').is_file()
+    # every rank ran to the end: each rank's exit is recorded by torchrun
+    rank_dirs = sorted(p for p in logs.rglob('*') if p.is_dir()
+                       and p.name in ('0', '1'))
+    assert {p.name for p in rank_dirs} == {'0', '1'}, list(logs.rglob('*'))
+    for p in rank_dirs:
+        text = ''.join(f.read_text() for f in p.glob('*.log'))
+        assert 'Traceback' not in text, text[-3000:]
+    rank1 = ''.join(f.read_text() for p in rank_dirs if p.name == '1'
+                    for f in p.glob('*.log'))
+    assert 'rank 1/2 finished training' in rank1, rank1[-3000:]

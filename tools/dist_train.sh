@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Multi-process training through torch.distributed (torchrun) and mmengine.
+#   bash tools/dist_train.sh CONFIG GPUS [train.py options]
+# On a machine without CUDA the processes use the gloo backend on the CPU.
+# TORCHRUN_EXTRA: more torchrun options, e.g. '--log-dir=DIR --tee=3'.
+CONFIG=$1
+GPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+PYTHON=${PYTHON:-python}
+
+PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+"$PYTHON" -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
+    ${TORCHRUN_EXTRA:-} \
+    "$(dirname "$0")/train.py" \
+    "$CONFIG" \
+    --launcher pytorch "${@:3}"
