@@ -22,6 +22,12 @@ CONFIGS = sorted(
 def load_cfg(path, data_root):
     cfg = Config.fromfile(path)
     cfg.merge_from_dict(data_options(data_root))
+    # configs for other data sets (bubbles) read the tiny set here
+    cfg.merge_from_dict({
+        'train_dataloader.dataset.ann_file': 'train.json',
+        'train_dataloader.dataset.data_prefix': dict(img='train/'),
+        'train_dataloader.dataset.metainfo': dict(classes=('droplet', )),
+    })
     return cfg
 
 

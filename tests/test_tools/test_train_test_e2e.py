@@ -53,8 +53,10 @@ def test_train_resume_test(tmp_path, tiny_droplets, repo_root):
     assert results, out[-3000:]
     with open(results[0]) as f:
         metrics = json.load(f)
-    for key in ('coco/bbox_mAP', 'coco/segm_mAP', 'coco/segm_mAP_50'):
-        assert 0.0 <= metrics[key] <= 1.0
+    for key in ('droplet/bbox_mAP', 'droplet/segm_mAP',
+                'droplet/segm_mAP_50', 'droplet/AP_d22-26'):
+        assert -1.0 <= metrics[key] <= 1.0, metrics
+    assert metrics['droplet/count_mae'] >= 0
     with open(preds, 'rb') as f:
         dumped = pickle.load(f)
     assert len(dumped) == 2  # one entry per val frame

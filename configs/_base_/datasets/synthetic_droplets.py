@@ -53,10 +53,7 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(
-    type='CocoMetric',
-    ann_file=data_root + 'val.json',
-    metric=['bbox', 'segm'],
-    format_only=False,
-    backend_args=backend_args)
+# COCO bbox/segm AP with maxDets=1000, plus per-diameter AP/recall, count
+# and diameter errors (droplet_mmdet.evaluation.DropletMetric).
+val_evaluator = dict(type='DropletMetric', ann_file=data_root + 'val.json')
 test_evaluator = val_evaluator

@@ -105,4 +105,5 @@ class SizeWeightedFCNMaskHead(FCNMaskHead):
             ])
             loss_mask = self.loss_mask(mask_preds, mask_targets, pos_labels,
                                        weight=weight)
-        return dict(loss_mask=loss_mask, mask_targets=mask_targets)
+        return dict(loss_mask=dict(loss_mask=loss_mask),
+                    mask_targets=mask_targets)

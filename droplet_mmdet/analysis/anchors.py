@@ -1,0 +1,97 @@
+"""How well anchors cover a dataset's boxes, and fitting anchor scales.
+
+Pure numpy, no mmdet import. Anchors follow mmdet's ``AnchorGenerator``
+(``center_offset=0``): on level stride ``s`` an anchor of scale ``c`` and
+ratio ``r = h / w`` is ``w = s * c / sqrt(r)``, ``h = s * c * sqrt(r)``,
+centred on the grid points ``(i * s, j * s)``.
+
+For one box the best anchor of a given shape sits on one of the four grid
+points around the box centre (IoU of two boxes of fixed shapes only falls as
+their centres move apart along either axis), so the best IoU over all
+anchors is found exactly from those candidates. Shorthand: K boxes, A anchor
+shapes per level.
+"""
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+import numpy as np
+
+STOCK_ANCHORS = dict(scales=[8], ratios=[0.5, 1.0, 2.0],
+                     strides=[4, 8, 16, 32, 64])
+
+
+def best_anchor_iou(boxes: np.ndarray, scales: Sequence[float],
+                    ratios: Sequence[float],
+                    strides: Sequence[int]) -> np.ndarray:
+    """Best IoU of each (K, 4) xyxy box with any anchor -> (K,)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if len(boxes) == 0:
+        return np.zeros(0)
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    bw = boxes[:, 2] - boxes[:, 0]
+    bh = boxes[:, 3] - boxes[:, 1]
+    best = np.zeros(len(boxes))
+    for s in strides:
+        shapes = np.array([(s * c / np.sqrt(r), s * c * np.sqrt(r))
+                           for c in scales for r in ratios])  # (A, 2)
+        for gx in (np.floor(cx / s) * s, np.floor(cx / s) * s + s):
+            for gy in (np.floor(cy / s) * s, np.floor(cy / s) * s + s):
+                ax0 = gx[:, None] - shapes[None, :, 0] / 2
+                ax1 = gx[:, None] + shapes[None, :, 0] / 2
+                ay0 = gy[:, None] - shapes[None, :, 1] / 2
+                ay1 = gy[:, None] + shapes[None, :, 1] / 2
+                iw = np.clip(np.minimum(ax1, boxes[:, 2:3]) -
+                             np.maximum(ax0, boxes[:, 0:1]), 0, None)
+                ih = np.clip(np.minimum(ay1, boxes[:, 3:4]) -
+                             np.maximum(ay0, boxes[:, 1:2]), 0, None)
+                inter = iw * ih
+                union = (shapes[:, 0] * shapes[:, 1])[None, :] + (
+                    bw * bh)[:, None] - inter
+                best = np.maximum(best, (inter / union).max(axis=1))
+    return best
+
+
+def coverage(boxes: np.ndarray, scales, ratios, strides,
+             thresholds: Iterable[float] = (0.5, 0.7)) -> Dict[str, float]:
+    """Share of boxes matched by some anchor at each IoU threshold."""
+    iou = best_anchor_iou(boxes, scales, ratios, strides)
+    out = {f'match@{t:g}': float((iou >= t).mean()) if len(iou) else 0.0
+           for t in thresholds}
+    out['mean_best_iou'] = float(iou.mean()) if len(iou) else 0.0
+    return out
+
+
+def fit_anchors(boxes: np.ndarray, strides: Sequence[int] = (4, 8, 16, 32,
+                                                             64),
+                scale_grid: Sequence[float] = tuple(np.arange(2, 12.01,
+                                                              0.5)),
+                ratio_sets: List[List[float]] = None
+                ) -> Tuple[Dict[str, list], Dict[str, float]]:
+    """Pick the scale and ratios that match the most boxes at IoU 0.5.
+
+    Candidate ratio sets: ``[1]``, ``[0.8, 1, 1.25]``, ``[0.5, 1, 2]`` and
+    the boxes' own 10/50/90 % quantiles of ``h / w``. Ties on the match rate
+    go to the higher mean best IoU (like YOLO's autoanchor, but over mmdet's
+    grid-placed anchors).
+
+    Returns:
+        tuple: ``(anchor_cfg, coverage)`` with ``anchor_cfg`` holding
+        ``scales``, ``ratios``, ``strides``.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if ratio_sets is None:
+        hw = (boxes[:, 3] - boxes[:, 1]) / np.clip(boxes[:, 2] - boxes[:, 0],
+                                                   1e-6, None)
+        q = np.round(np.quantile(hw, [0.1, 0.5, 0.9]), 2).tolist()
+        ratio_sets = [[1.0], [0.8, 1.0, 1.25], [0.5, 1.0, 2.0],
+                      sorted(set(q))]
+    best_key, best = None, None
+    for ratios in ratio_sets:
+        for scale in scale_grid:
+            cov = coverage(boxes, [float(scale)], ratios, strides)
+            key = (cov['match@0.5'], cov['mean_best_iou'])
+            if best_key is None or key > best_key:
+                best_key = key
+                best = (dict(scales=[float(scale)], ratios=list(ratios),
+                             strides=list(strides)), cov)
+    return best

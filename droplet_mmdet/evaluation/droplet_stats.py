@@ -1,0 +1,90 @@
+"""Counting and sizing statistics for droplet predictions (pure functions).
+
+Shorthand: G ground-truth droplets and P predictions of one image, as COCO
+RLE masks.
+"""
+from typing import Dict, List, Sequence
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from .coco_utils import equivalent_diameter
+
+
+def match_masks(gt_rles: List[dict], pred_rles: List[dict],
+                pred_scores: np.ndarray, iou_thr: float = 0.5) -> np.ndarray:
+    """Greedy one-to-one matching by mask IoU, highest score first.
+
+    Returns:
+        np.ndarray: (M, 2) pairs ``(gt_index, pred_index)``.
+    """
+    if not gt_rles or not pred_rles:
+        return np.zeros((0, 2), np.int64)
+    order = np.argsort(-np.asarray(pred_scores), kind='stable')
+    ious = mask_utils.iou([pred_rles[i] for i in order], gt_rles,
+                          [0] * len(gt_rles))  # (P, G)
+    taken = np.zeros(len(gt_rles), bool)
+    pairs = []
+    for row, p in enumerate(order):
+        cand = np.where(taken, -1.0, ious[row])
+        g = int(np.argmax(cand))
+        if cand[g] >= iou_thr:
+            taken[g] = True
+            pairs.append((g, int(p)))
+    return np.asarray(pairs, np.int64).reshape(-1, 2)
+
+
+def count_errors(gt_counts: Sequence[int],
+                 pred_counts: Sequence[int]) -> Dict[str, float]:
+    """Per-image count errors, averaged over images.
+
+    Returns:
+        dict: ``count_mae`` (droplets), ``count_mre`` (% of the true count,
+        images with a true count of 0 left out), ``count_bias`` (mean of
+        predicted - true).
+    """
+    gt = np.asarray(gt_counts, np.float64)
+    pr = np.asarray(pred_counts, np.float64)
+    if len(gt) == 0:
+        return dict(count_mae=float('nan'), count_mre=float('nan'),
+                    count_bias=float('nan'))
+    nz = gt > 0
+    mre = float(np.mean(np.abs(pr[nz] - gt[nz]) / gt[nz]) * 100) \
+        if nz.any() else float('nan')
+    return dict(count_mae=float(np.mean(np.abs(pr - gt))), count_mre=mre,
+                count_bias=float(np.mean(pr - gt)))
+
+
+def diameter_stats(gt_areas: Sequence[float], pred_areas: Sequence[float],
+                   pair_gt_areas: Sequence[float],
+                   pair_pred_areas: Sequence[float]) -> Dict[str, float]:
+    """Size statistics from mask areas (px^2).
+
+    Args:
+        gt_areas, pred_areas: every true droplet / every kept prediction
+            (population mean and coefficient of variation).
+        pair_gt_areas, pair_pred_areas: matched pairs (per-droplet error).
+
+    Returns:
+        dict: ``diam_err_px`` / ``diam_err_pct`` (median absolute error of
+        the equivalent diameter over matched pairs), ``diam_mean_true`` /
+        ``diam_mean_pred`` (px) and ``diam_cv_true`` / ``diam_cv_pred`` (%).
+    """
+    def mean_cv(areas):
+        d = equivalent_diameter(areas)
+        if len(d) == 0:
+            return float('nan'), float('nan')
+        return float(d.mean()), float(d.std() / d.mean() * 100)
+
+    out = {}
+    out['diam_mean_true'], out['diam_cv_true'] = mean_cv(gt_areas)
+    out['diam_mean_pred'], out['diam_cv_pred'] = mean_cv(pred_areas)
+    dg = equivalent_diameter(pair_gt_areas)
+    dp = equivalent_diameter(pair_pred_areas)
+    if len(dg):
+        err = np.abs(dp - dg)
+        out['diam_err_px'] = float(np.median(err))
+        out['diam_err_pct'] = float(np.median(err / dg) * 100)
+    else:
+        out['diam_err_px'] = out['diam_err_pct'] = float('nan')
+    return out

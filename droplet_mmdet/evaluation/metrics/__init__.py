@@ -1,0 +1,3 @@
+from .droplet_metric import DropletMetric
+
+__all__ = ['DropletMetric']

@@ -1,0 +1,150 @@
+"""DropletMetric on hand-made COCO files with real-world quirks."""
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+import droplet_mmdet  # noqa: F401
+from droplet_mmdet.evaluation import (DropletMetric, count_errors,
+                                      diameter_stats, equivalent_diameter,
+                                      normalize_file_name)
+
+H = W = 64
+
+
+def _disc(cx, cy, r):
+    y, x = np.mgrid[0:H, 0:W] + 0.5
+    return ((x - cx)**2 + (y - cy)**2 < r * r).astype(np.uint8)
+
+
+def _coco_file(tmp_path, first_id=0, cat_id=0):
+    """2 images, 5 discs, ids starting at ``first_id``, Windows names."""
+    discs = {first_id: [(12, 12, 6), (40, 20, 10), (20, 45, 12)],
+             first_id + 1: [(30, 30, 8), (50, 50, 5)]}
+    images, anns = [], []
+    aid = first_id
+    for img_id, ds in discs.items():
+        images.append(dict(id=img_id, file_name=f'.\\JPEGImages\\{img_id}.jpg',
+                           height=H, width=W))
+        for cx, cy, r in ds:
+            rle = mask_utils.encode(np.asfortranarray(_disc(cx, cy, r)))
+            rle['counts'] = rle['counts'].decode()
+            x, y, w, h = mask_utils.toBbox(rle).tolist()
+            anns.append(dict(id=aid, image_id=img_id, category_id=cat_id,
+                             segmentation=rle,
+                             area=float(mask_utils.area(rle)),
+                             bbox=[x, y, w, h], iscrowd=0))
+            aid += 1
+    path = tmp_path / 'gt.json'
+    path.write_text(json.dumps(dict(
+        images=images, annotations=anns,
+        categories=[dict(id=cat_id, name='bubble')])))
+    return str(path), discs
+
+
+def _samples(discs, drop_last=False, extra=0, shrink=0):
+    out = []
+    for img_id, ds in discs.items():
+        ds = ds[:-1] if drop_last else ds
+        masks = [_disc(cx, cy, r - shrink) for cx, cy, r in ds]
+        masks += [_disc(5 + 8 * k, 60, 2) for k in range(extra)]
+        masks = np.stack(masks).astype(bool)
+        boxes = []
+        for m in masks:
+            ys, xs = np.nonzero(m)
+            boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+        n = len(masks)
+        out.append(dict(img_id=img_id, pred_instances=dict(
+            bboxes=torch.tensor(boxes, dtype=torch.float32),
+            scores=torch.linspace(0.99, 0.9, n),
+            labels=torch.zeros(n, dtype=torch.long),
+            masks=torch.from_numpy(masks))))
+    return out
+
+
+def _run(path, samples):
+    metric = DropletMetric(ann_file=path)
+    metric.dataset_meta = dict(classes=('bubble', ))
+    metric.process({}, samples)
+    return metric.compute_metrics(metric.results)
+
+
+@pytest.mark.parametrize('first_id,cat_id', [(0, 0), (1, 1), (7, 3)])
+def test_perfect_predictions_score_one_even_with_id_zero(tmp_path, first_id,
+                                                         cat_id):
+    path, discs = _coco_file(tmp_path, first_id, cat_id)
+    out = _run(path, _samples(discs))
+    assert out['segm_mAP'] == pytest.approx(1.0)
+    assert out['bbox_mAP'] == pytest.approx(1.0)
+    assert out['count_mae'] == 0 and out['count_mre'] == 0
+    assert out['diam_err_px'] == 0
+    assert out['diam_mean_pred'] == pytest.approx(out['diam_mean_true'])
+    assert out['matched_pct'] == 100
+
+
+def test_plain_pycocotools_is_wrong_on_id_zero(tmp_path):
+    """The bug DropletMetric avoids: ann id 0 counts as unmatched."""
+    path, discs = _coco_file(tmp_path, first_id=0, cat_id=0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(path)
+        dets = []
+        for ann in gt.dataset['annotations']:
+            dets.append(dict(image_id=ann['image_id'], category_id=0,
+                             segmentation=ann['segmentation'], score=1.0))
+        ev = COCOeval(gt, gt.loadRes(dets), 'segm')
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert ev.stats[0] < 0.99
+
+
+def test_counts_sizes_and_bins(tmp_path):
+    path, discs = _coco_file(tmp_path, first_id=1, cat_id=1)
+    # image 1 misses its last droplet, image 2 too; two extra small blobs
+    out = _run(path, _samples(discs, drop_last=True, extra=2))
+    # true counts 3, 2; predicted 2 + 2, 1 + 2
+    assert out['count_mae'] == pytest.approx((1 + 1) / 2)
+    assert out['count_bias'] == pytest.approx(1.0)
+    assert out['count_mre'] == pytest.approx((1 / 3 + 1 / 2) / 2 * 100)
+    assert out['matched_pct'] == pytest.approx(60.0)
+    # the 24 px disc (r=12) is missed: its bin has recall 0; 20 px bin full
+    assert out['R50_d22-26'] == 0.0
+    assert out['R50_d18-22'] == 1.0
+    assert out['segm_mAP'] < 1.0
+
+
+def test_shrunken_masks_give_diameter_error(tmp_path):
+    path, discs = _coco_file(tmp_path, first_id=1, cat_id=1)
+    out = _run(path, _samples(discs, shrink=1))
+    # radius 1 px smaller -> equivalent diameter about 2 px smaller
+    assert out['diam_err_px'] == pytest.approx(2.0, abs=0.3)
+    assert out['diam_mean_pred'] < out['diam_mean_true']
+
+
+def test_unknown_image_is_named(tmp_path):
+    path, discs = _coco_file(tmp_path, first_id=1, cat_id=1)
+    samples = _samples(discs)
+    samples[0]['img_id'] = 99
+    with pytest.raises(KeyError, match='image id 99'):
+        _run(path, samples)
+
+
+def test_pure_statistics_hand_computed():
+    e = count_errors([10, 20], [12, 15])
+    assert e == dict(count_mae=3.5, count_mre=22.5, count_bias=-1.5)
+    d = diameter_stats(gt_areas=[np.pi * 100, np.pi * 100],
+                       pred_areas=[np.pi * 81],
+                       pair_gt_areas=[np.pi * 100],
+                       pair_pred_areas=[np.pi * 81])
+    assert d['diam_mean_true'] == pytest.approx(20)
+    assert d['diam_cv_true'] == pytest.approx(0)
+    assert d['diam_err_px'] == pytest.approx(2)
+    assert d['diam_err_pct'] == pytest.approx(10)
+    assert equivalent_diameter(np.pi * 4) == pytest.approx(4)
+    assert normalize_file_name('.\\JPEGImages\\a.jpg') == 'JPEGImages/a.jpg'

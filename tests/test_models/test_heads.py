@@ -1,0 +1,166 @@
+"""Thin head subclasses: positives are weighted by their matched GT size,
+everything else is mmdet's."""
+import torch
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+from mmdet.registry import MODELS
+from mmdet.structures.bbox import get_box_tensor
+
+import droplet_mmdet  # noqa: F401
+
+SW = dict(s_ref=24.0, gamma=1.0, w_max=4.0, normalize=True)
+GT = torch.tensor([[8., 8., 20., 20.], [40., 40., 88., 88.]])  # 12, 48 px
+
+
+def _raw(sizes):
+    return torch.clamp(24.0 / sizes, 1, 4)
+
+
+def _rpn(type_, **losses):
+    cfg = dict(
+        type=type_, in_channels=4, feat_channels=4,
+        anchor_generator=dict(type='AnchorGenerator', scales=[3, 6],
+                              ratios=[1.0], strides=[4, 8]),
+        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4,
+                        target_stds=[1.] * 4),
+        train_cfg=ConfigDict(
+            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5,
+                          neg_iou_thr=0.3, min_pos_iou=0.3,
+                          match_low_quality=True, ignore_iof_thr=-1),
+            sampler=None, allowed_border=-1, pos_weight=-1, debug=False),
+        **losses)
+    return MODELS.build(cfg)
+
+
+def test_rpn_positive_weights_follow_matched_size():
+    ours = _rpn('SizeWeightedRPNHead',
+                loss_cls=dict(type='SizeWeightedFocalLoss', use_sigmoid=True,
+                              size_weight=SW),
+                loss_bbox=dict(type='SizeWeightedL1Loss', size_weight=SW))
+    stock = _rpn('RPNHead', loss_cls=dict(type='FocalLoss', use_sigmoid=True),
+                 loss_bbox=dict(type='L1Loss'))
+    anchors = torch.cat(ours.prior_generator.grid_priors(
+        [(32, 32), (16, 16)], device='cpu'))
+    valid = torch.ones(len(anchors), dtype=torch.bool)
+    gt = InstanceData(bboxes=GT, labels=torch.zeros(2, dtype=torch.long))
+    meta = dict(img_shape=(128, 128))
+    o = ours._get_targets_single(anchors, valid, gt, meta)
+    s = stock._get_targets_single(anchors, valid, gt, meta)
+    torch.testing.assert_close(o[0], s[0])  # labels unchanged
+    pos = o[4]
+    assigned = o[6].pos_assigned_gt_inds
+    raw = _raw(torch.tensor([12.0, 48.0]))[assigned]
+    expected = raw / raw.mean()
+    assert {0, 1} <= set(assigned.tolist())
+    torch.testing.assert_close(o[1][pos], expected)
+    torch.testing.assert_close(o[3][pos], expected[:, None].expand(-1, 4))
+    neg = o[5]
+    torch.testing.assert_close(o[1][neg], s[1][neg])  # negatives stay 1
+    # the small droplet's anchors weigh more than the big one's
+    assert o[1][pos][assigned == 0].min() > o[1][pos][assigned == 1].max()
+
+
+def _sampling_results():
+    from mmdet.testing import demo_mm_sampling_results
+    proposals = InstanceData(bboxes=torch.cat(
+        [GT, GT + 1.0, torch.tensor([[100., 100., 120., 120.]])]))
+    gt = InstanceData(bboxes=GT, labels=torch.zeros(2, dtype=torch.long))
+    torch.manual_seed(0)
+    return demo_mm_sampling_results([proposals], [gt]), gt
+
+
+def test_bbox_head_weights_positive_rois():
+    def build(type_, loss_bbox):
+        return MODELS.build(
+            dict(type=type_, in_channels=4, fc_out_channels=8,
+                 roi_feat_size=7, num_classes=1, loss_bbox=loss_bbox))
+    ours = build('SizeWeightedShared2FCBBoxHead',
+                 dict(type='SizeWeightedL1Loss', size_weight=SW))
+    stock = build('Shared2FCBBoxHead', dict(type='L1Loss'))
+    res, _ = _sampling_results()
+    cfg = ConfigDict(pos_weight=-1)
+    o = ours.get_targets(res, cfg, concat=True)
+    s = stock.get_targets(res, cfg, concat=True)
+    torch.testing.assert_close(o[0], s[0])
+    torch.testing.assert_close(o[1], s[1])  # CE cls loss: not size-weighted
+    n = res[0].pos_bboxes.shape[0]
+    sizes = torch.sqrt((get_box_tensor(res[0].pos_gt_bboxes)[:, 2:] -
+                        get_box_tensor(res[0].pos_gt_bboxes)[:, :2]).prod(1))
+    raw = _raw(sizes)
+    torch.testing.assert_close(o[3][:n], (raw / raw.mean())[:, None].expand(
+        -1, 4))
+    torch.testing.assert_close(o[3][n:], s[3][n:])
+
+
+def test_mask_head_passes_weights_and_matches_stock_when_off():
+    def build(type_, loss_mask):
+        return MODELS.build(
+            dict(type=type_, num_convs=1, in_channels=4, conv_out_channels=4,
+                 num_classes=1, loss_mask=loss_mask))
+    res, gt = _sampling_results()
+    gt.masks = __import__('mmdet.structures.mask', fromlist=['BitmapMasks']
+                          ).BitmapMasks(
+        torch.zeros(2, 128, 128, dtype=torch.uint8).numpy(), 128, 128)
+    gt.masks.masks[0, 8:20, 8:20] = 1
+    gt.masks.masks[1, 40:88, 40:88] = 1
+    n = res[0].pos_bboxes.shape[0]
+    torch.manual_seed(1)
+    preds = torch.randn(n, 1, 28, 28)
+    cfg = ConfigDict(mask_size=28)
+    stock = build('FCNMaskHead', dict(type='CrossEntropyLoss',
+                                      use_mask=True))
+    off = build('SizeWeightedFCNMaskHead', dict(type='SizeWeightedMaskLoss'))
+    on = build('SizeWeightedFCNMaskHead',
+               dict(type='SizeWeightedMaskLoss', size_weight=SW))
+    ref = stock.loss_and_target(preds, res, [gt], cfg)['loss_mask']
+    torch.testing.assert_close(
+        off.loss_and_target(preds, res, [gt], cfg)['loss_mask']['loss_mask'],
+        ref['loss_mask'].squeeze(0))
+    out = on.loss_and_target(preds, res, [gt], cfg)
+    sizes = torch.sqrt((get_box_tensor(res[0].pos_gt_bboxes)[:, 2:] -
+                        get_box_tensor(res[0].pos_gt_bboxes)[:, :2]).prod(1))
+    raw = _raw(sizes)
+    per_roi = torch.nn.functional.binary_cross_entropy_with_logits(
+        preds[:, 0], out['mask_targets'], reduction='none').mean((1, 2))
+    torch.testing.assert_close(out['loss_mask']['loss_mask'],
+                               (per_roi * raw / raw.mean()).mean())
+
+
+def test_dense_frame_returns_all_detections(repo_root):
+    """350 separate droplets in one frame all come out (mmdet's stock
+    test_cfg caps at 100)."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmdet.structures import DetDataSample
+    cfg = Config.fromfile(osp.join(repo_root, 'configs', 'droplet',
+                                   'mask_rcnn_r18_fpn_slim_600it_synthetic.py'))
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    ys, xs = torch.meshgrid(torch.arange(18), torch.arange(20),
+                            indexing='ij')
+    x0 = (xs.flatten() * 30 + 4).float()[:350]
+    y0 = (ys.flatten() * 30 + 4).float()[:350]
+    boxes = torch.stack([x0, y0, x0 + 22, y0 + 22], 1)
+    sample = DetDataSample(metainfo=dict(img_shape=(600, 600),
+                                         ori_shape=(600, 600),
+                                         scale_factor=(1.0, 1.0)))
+    feats = model.extract_feat(torch.zeros(1, 3, 608, 608))
+    props = InstanceData(bboxes=boxes, scores=torch.ones(350))
+    # make every RoI a confident droplet: bias the classifier
+    cls = model.roi_head.bbox_head.fc_cls
+    torch.nn.init.zeros_(cls.weight)
+    cls.bias.data = torch.tensor([5.0, -5.0])
+    torch.nn.init.zeros_(model.roi_head.bbox_head.fc_reg.weight)
+    torch.nn.init.zeros_(model.roi_head.bbox_head.fc_reg.bias)
+    with torch.no_grad():
+        out = model.roi_head.predict(feats, [props], [sample], rescale=True)
+    assert len(out[0].bboxes) == 350
+    assert out[0].masks.shape[0] == 350
+    model.roi_head.test_cfg.max_per_img = 100  # mmdet's stock setting
+    with torch.no_grad():
+        capped = model.roi_head.predict(feats, [props], [sample],
+                                        rescale=True)
+    assert len(capped[0].bboxes) == 100
