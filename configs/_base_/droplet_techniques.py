@@ -16,8 +16,16 @@ small_anchors = dict(
         strides=[4, 8, 16, 32, 64]))
 
 # Focal loss for RPN objectness (all anchors, no sampling: the background
-# swamps the droplets, focal loss down-weights the easy background).
+# swamps the droplets, focal loss down-weights the easy background). As in
+# RetinaNet, the objectness bias starts at a 1 % prior, else the ~10^5
+# background anchors dominate the first iterations.
 rpn_focal = dict(
+    init_cfg=dict(
+        type='Normal',
+        layer='Conv2d',
+        std=0.01,
+        override=dict(type='Normal', name='rpn_cls', std=0.01,
+                      bias_prob=0.01)),
     loss_cls=dict(
         _delete_=True,
         type='SizeWeightedFocalLoss',
