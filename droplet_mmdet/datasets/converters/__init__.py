@@ -1,0 +1,3 @@
+from .labelme import labelme_to_coco, shape_to_polygon
+
+__all__ = ['labelme_to_coco', 'shape_to_polygon']

@@ -1,0 +1,146 @@
+"""Dataset check/repair and the labelme importer."""
+import json
+import math
+import subprocess
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from conftest import PYTHON, ROOT, tool_env
+from droplet_mmdet.datasets.check import check_coco, repair_coco
+from droplet_mmdet.datasets.converters import (labelme_to_coco,
+                                               shape_to_polygon)
+
+
+def _messy(tmp_path):
+    (tmp_path / 'imgs').mkdir()
+    cv2.imwrite(str(tmp_path / 'imgs' / 'a.png'), np.zeros((50, 60), np.uint8))
+    cv2.imwrite(str(tmp_path / 'imgs' / 'b.png'), np.zeros((40, 40), np.uint8))
+    (tmp_path / 'imgs' / 'broken.png').write_bytes(b'not a png')
+    sq = [10, 10, 20, 10, 20, 20, 10, 20]
+    return dict(
+        images=[
+            dict(id=0, file_name='.\\a.png', height=50, width=60),
+            dict(id=1, file_name='b.png', height=50, width=50),  # wrong size
+            dict(id=2, file_name='missing.png', height=10, width=10),
+            dict(id=3, file_name='broken.png', height=10, width=10),
+        ],
+        categories=[dict(id=0, name='droplet')],
+        annotations=[
+            dict(id=0, image_id=0, category_id=0, segmentation=[sq],
+                 area=100.0, bbox=[10, 10, 10, 10], iscrowd=0),
+            dict(id=1, image_id=0, category_id=0,
+                 segmentation=[sq, [1, 1, 2, 2]], area=100.0,
+                 bbox=[55, 45, 10, 10], iscrowd=0),   # short part + outside
+            dict(id=1, image_id=0, category_id=0, segmentation=[sq],
+                 area=0.0, bbox=[10, 10, 10, 10], iscrowd=0),  # dup, zero
+            dict(id=3, image_id=0, category_id=7, segmentation=[sq],
+                 area=100.0, bbox=[10, 10, 10, 10], iscrowd=0),
+            dict(id=4, image_id=9, category_id=0, segmentation=[sq],
+                 area=100.0, bbox=[10, 10, 10, 10], iscrowd=0),
+        ])
+
+
+def test_check_finds_every_kind(tmp_path):
+    problems = check_coco(_messy(tmp_path), str(tmp_path / 'imgs'), 'x.json')
+    kinds = sorted({p.kind for p in problems})
+    assert kinds == sorted([
+        'box_outside_image', 'duplicate_id', 'id_zero', 'missing_image',
+        'short_polygon', 'size_mismatch', 'unknown_category',
+        'unknown_image', 'unreadable_image', 'windows_path', 'zero_area'])
+    text = '\n'.join(map(str, problems))
+    assert 'x.json image 2 (missing.png): missing_image' in text
+    assert 'x.json annotation 3 (image 0): unknown_category' in text
+
+
+def test_repair_fixes_only_safe_and_counts(tmp_path):
+    data = _messy(tmp_path)
+    fixed, changes = repair_coco(data)
+    assert changes['windows_path'] == 1
+    assert changes['short_polygon'] == 1
+    assert changes['box_outside_image'] == 1
+    assert changes['zero_area'] == 1
+    assert len(fixed['annotations']) == len(data['annotations']) - 1
+    ids = [a['id'] for a in fixed['annotations']]
+    assert ids == list(range(1, len(ids) + 1))
+    assert min(im['id'] for im in fixed['images']) == 1
+    assert fixed['annotations'][1]['bbox'] == [55, 45, 5, 5]
+    left = {p.kind for p in check_coco(fixed, str(tmp_path / 'imgs'))
+            if not p.safe}
+    assert left == {'missing_image', 'unreadable_image', 'size_mismatch',
+                    'unknown_category', 'unknown_image'}
+    assert data['images'][0]['file_name'] == '.\\a.png'  # input untouched
+
+
+def test_check_tool_strict_and_repair(tmp_path):
+    ann = tmp_path / 'ann.json'
+    ann.write_text(json.dumps(_messy(tmp_path)))
+    tool = f'{ROOT}/tools/check_dataset.py'
+    strict = subprocess.run([PYTHON, tool, str(ann), '--img-dir',
+                             str(tmp_path / 'imgs'), '--strict'],
+                            capture_output=True, text=True, env=tool_env())
+    assert strict.returncode == 1
+    assert 'missing_image' in strict.stdout
+    out = tmp_path / 'fixed.json'
+    rep = subprocess.run([PYTHON, tool, str(ann), '--img-dir',
+                          str(tmp_path / 'imgs'), '--repair', str(out)],
+                         capture_output=True, text=True, env=tool_env())
+    assert rep.returncode == 1  # what needs a person is left
+    assert 'windows_path 1' in rep.stdout and 'annotations 5 -> 4' in \
+        rep.stdout
+    assert json.loads(out.read_text())['images'][0]['file_name'] == 'a.png'
+
+
+def test_circle_polygon_rectangle():
+    circle = shape_to_polygon(dict(shape_type='circle',
+                                   points=[[30, 30], [30, 40]]), 64)
+    rle = mask_utils.merge(mask_utils.frPyObjects([circle], 80, 80))
+    assert mask_utils.area(rle) == pytest.approx(math.pi * 100, rel=0.03)
+    rect = shape_to_polygon(dict(shape_type='rectangle',
+                                 points=[[5, 8], [1, 2]]))
+    assert rect == [1, 2, 5, 2, 5, 8, 1, 8]
+    assert shape_to_polygon(dict(shape_type='line',
+                                 points=[[0, 0], [1, 1]])) is None
+    with pytest.raises(ValueError):
+        shape_to_polygon(dict(shape_type='polygon', points=[[0, 0], [1, 1]]))
+
+
+def test_labelme_folder_to_coco_reports_what_it_skips(tmp_path):
+    doc = dict(imagePath='..\\imgs\\a.png', imageHeight=50, imageWidth=60,
+               shapes=[
+                   dict(label='droplet', shape_type='circle',
+                        points=[[20, 20], [20, 30]]),
+                   dict(label='droplet', shape_type='polygon',
+                        points=[[40, 10], [50, 10], [50, 20]]),
+                   dict(label='droplet', shape_type='rectangle',
+                        points=[[1, 1], [5, 5]]),
+                   dict(label='droplet', shape_type='line',
+                        points=[[0, 0], [9, 9]]),
+                   dict(label='dust', shape_type='circle',
+                        points=[[5, 5], [5, 7]]),
+               ])
+    (tmp_path / 'lm').mkdir()
+    (tmp_path / 'lm' / 'a.json').write_text(json.dumps(doc))
+    (tmp_path / 'lm' / 'bad.json').write_text('{oops')
+    coco, report = labelme_to_coco(
+        [str(tmp_path / 'lm' / 'a.json'), str(tmp_path / 'lm' / 'bad.json')],
+        labels=['droplet'])
+    assert len(coco['annotations']) == 3
+    assert coco['categories'] == [dict(id=1, name='droplet')]
+    assert coco['images'][0]['file_name'].endswith('imgs/a.png')
+    assert len(report) == 3
+    assert any('bad.json: not read' in r for r in report)
+    assert any("'droplet', line" in r and 'not supported' in r
+               for r in report)
+    assert any("'dust'" in r for r in report)
+    tool = subprocess.run(
+        [PYTHON, f'{ROOT}/tools/dataset_converters/labelme2coco.py',
+         str(tmp_path / 'lm'), str(tmp_path / 'out' / 'coco.json'),
+         '--labels', 'droplet'], capture_output=True, text=True,
+        env=tool_env())
+    assert tool.returncode == 0, tool.stderr
+    assert '3 annotations' in tool.stdout and '3 not converted' in tool.stdout
+    out = json.loads((tmp_path / 'out' / 'coco.json').read_text())
+    assert out['images'][0]['file_name'] == '../imgs/a.png'
