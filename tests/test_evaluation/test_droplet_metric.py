@@ -116,6 +116,8 @@ def test_counts_sizes_and_bins(tmp_path):
     # the 24 px disc (r=12) is missed: its bin has recall 0; 20 px bin full
     assert out['R50_d22-26'] == 0.0
     assert out['R50_d18-22'] == 1.0
+    # areas 400-500 px^2: only the r=12 disc (452 px^2), missed
+    assert out['R50_target'] == 0.0
     assert out['segm_mAP'] < 1.0
 
 

@@ -54,6 +54,8 @@ class DropletMetric(BaseMetric):
         score_thr (float): score at which predictions count as droplets
             for counting and sizing.
         match_iou (float): mask IoU that makes a predicted/true pair.
+        target_area (tuple): area range (px^2) of the droplets the project
+            is built for; reported as ``AP_target`` / ``R50_target``.
     """
     default_prefix: Optional[str] = 'droplet'
 
@@ -64,6 +66,7 @@ class DropletMetric(BaseMetric):
                  diameter_bins: Sequence[Tuple[float, float]] = DEFAULT_BINS,
                  score_thr: float = 0.5,
                  match_iou: float = 0.5,
+                 target_area: Tuple[float, float] = (400.0, 500.0),
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -76,6 +79,7 @@ class DropletMetric(BaseMetric):
         self.diameter_bins = [tuple(b) for b in diameter_bins]
         self.score_thr = score_thr
         self.match_iou = match_iou
+        self.target_area = tuple(target_area)
         raw = load_json(ann_file)
         self._gt, self._img_map, self._cat_map = clean_coco(raw)
         self._raw_cat_names = {c['id']: c['name'] for c in raw['categories']}
@@ -159,6 +163,7 @@ class DropletMetric(BaseMetric):
             rngs.append((_bin_name(lo, hi),
                          [np.pi * (lo / 2)**2,
                           np.pi * (hi / 2)**2 if hi != INF else 1e10]))
+        rngs.append(('target', list(self.target_area)))
         ev = self._evaluate(coco_gt, dets, iou_type, rngs)
         for a, (name, _) in enumerate(rngs[1:], start=1):
             p = ev.eval['precision'][:, :, :, a, -1] if ev else np.array([])
