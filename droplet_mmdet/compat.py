@@ -58,7 +58,7 @@ def _numpy_checkpoint_globals() -> List[Tuple[Any, str]]:
         entries.append((multiarray.scalar, f'{module}.scalar'))
     entries.append((np.ndarray, 'numpy.ndarray'))
     entries.append((np.dtype, 'numpy.dtype'))
-    # numpy >= 1.25 pickles dtypes by their class, e.g. numpy.dtypes.Float64DType
+    # numpy >= 1.25 pickles dtypes by class (numpy.dtypes.Float64DType)
     dtypes_mod = getattr(np, 'dtypes', None)
     if dtypes_mod is not None:
         for name in ('Float64DType', 'Float32DType', 'Float16DType',

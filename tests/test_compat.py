@@ -1,6 +1,4 @@
 """droplet_mmdet.compat: each fix, and that safe loading stays safe."""
-import os
-import os.path as osp
 import pickle
 import warnings
 

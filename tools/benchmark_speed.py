@@ -133,8 +133,10 @@ def main():
              '--one', osp.join(ROOT, 'configs/droplet', cfg), str(iters)],
             capture_output=True, text=True)
         if proc.returncode != 0:
-            raise SystemExit(f'{cfg}: benchmark failed:\n{proc.stderr[-3000:]}')
-        result['models'][name] = json.loads(proc.stdout.strip().splitlines()[-1])
+            raise SystemExit(
+                f'{cfg}: benchmark failed:\n{proc.stderr[-3000:]}')
+        result['models'][name] = json.loads(
+            proc.stdout.strip().splitlines()[-1])
         print(name, result['models'][name], flush=True)
     result['pipeline_samples_per_s_512_to_256'] = measure_pipelines(
         args.data_root)

@@ -38,9 +38,9 @@ def main():
         print(f'... and {len(problems) - args.max_lines} more')
     print(f'{args.ann_file}: {len(data["images"])} images, '
           f'{len(data["annotations"])} annotations, {len(problems)} '
-          'problems' + (': ' + ', '.join(f'{k} {v}' for k, v in
-                                          sorted(counts.items()))
-                        if problems else ''))
+          'problems' + (': ' + ', '.join(
+              f'{k} {v}' for k, v in sorted(counts.items()))
+              if problems else ''))
     if args.strict and problems:
         sys.exit(1)
     if args.repair:

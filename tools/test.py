@@ -1,4 +1,4 @@
-# Copyright (c) droplet_mmdet contributors. Modelled on mmdet 3.3 tools/test.py.
+# droplet_mmdet; modelled on mmdet 3.3 tools/test.py.
 """Test (and evaluate) a checkpoint: ``python tools/test.py CONFIG CKPT``"""
 import argparse
 import os

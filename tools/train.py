@@ -1,4 +1,4 @@
-# Copyright (c) droplet_mmdet contributors. Modelled on mmdet 3.3 tools/train.py.
+# droplet_mmdet; modelled on mmdet 3.3 tools/train.py.
 """Train a detector: ``python tools/train.py CONFIG [--work-dir DIR] ...``"""
 import argparse
 import os

@@ -9,7 +9,6 @@ import time
 from typing import Dict, List, Optional
 
 import cv2
-import numpy as np
 
 DEMO_CONFIG = 'configs/droplet/mask_rcnn_r18_fpn_slim_600it_synthetic.py'
 

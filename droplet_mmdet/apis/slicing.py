@@ -52,8 +52,8 @@ def tile_windows(height: int, width: int, tile: int,
 
 
 def tile_detections(masks: np.ndarray, scores: np.ndarray,
-                    window: Tuple[int, int, int, int], frame_hw: Tuple[int,
-                                                                        int],
+                    window: Tuple[int, int, int, int],
+                    frame_hw: Tuple[int, int],
                     score_thr: float, border: int = 1) -> List[Detection]:
     """Detections of one tile in frame coordinates, without those touching
     an inner (not frame) border of the tile."""

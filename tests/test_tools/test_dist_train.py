@@ -22,8 +22,8 @@ def test_two_process_gloo_training(tmp_path, tiny_droplets, repo_root):
                           timeout=900, cwd=tmp_path)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
-    assert re.search(r'world_size: 2', out) or 'Distributed launcher: pytorch' \
-        in out, out[-3000:]
+    assert re.search(r'world_size: 2', out) or \
+        'Distributed launcher: pytorch' in out, out[-3000:]
     assert 'Iter(train) [2/2]' in out
     assert (work / 'iter_2.pth').is_file()
     # every rank ran to the end: each rank's exit is recorded by torchrun

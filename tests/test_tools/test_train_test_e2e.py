@@ -11,7 +11,6 @@ import os.path as osp
 import pickle
 import subprocess
 
-import pytest
 import torch
 
 from conftest import PYTHON, SLIM_CONFIG, tiny_train_options, tool_env

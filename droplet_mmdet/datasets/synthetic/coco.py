@@ -108,7 +108,8 @@ def write_split(out_dir: str, split: str, spec: FrameSpec, num_frames: int,
         from tqdm import tqdm
         frames = tqdm(frames, desc=f'{split}', unit='frame')
     for i in frames:
-        frame_seed = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
+        frame_seed = int(
+            np.random.SeedSequence([seed, i]).generate_state(1)[0])
         image, droplets, info = render_frame(spec, frame_seed)
         name = f'{i:06d}.png'
         ok = cv2.imwrite(osp.join(img_dir, name),
