@@ -5,6 +5,10 @@
 droplet_px = (18, 30)  # droplet sizes the anchors must cover, px
 size_weight = dict(s_ref=24.0, gamma=1.0, w_max=4.0, normalize=True)
 train_crop = (256, 256)
+# Dense frames: no cap at mmdet's 100 detections; 6000 RPN candidates per
+# level so that hundreds of droplets each keep their proposals.
+dense_test_cfg = dict(
+    rpn=dict(nms_pre=6000, max_per_img=2000), rcnn=dict(max_per_img=2000))
 
 # Small anchors: 24 px (scale 6 x stride 4) on P2, ratios for slightly
 # elliptic droplets; tools/analysis_tools/fit_anchors.py fits them to data.

@@ -1,7 +1,7 @@
 # Mask R-CNN R-50 FPN with every small-droplet technique: small anchors,
 # focal + size-weighted RPN losses, size-weighted RoI box and mask losses,
 # object-aware crop and controlled blur/noise, GroupNorm from scratch, up to
-# 1000 detections per image, AMP on a GPU (fp32 fallback on a CPU).
+# 2000 detections per image, AMP on a GPU (fp32 fallback on a CPU).
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     '../_base_/datasets/synthetic_droplets.py',
@@ -22,9 +22,7 @@ model = dict(
         bbox_head=dict(num_classes=1, **_base_.roi_size_weighted.bbox_head),
         mask_head=dict(num_classes=1, **_base_.roi_size_weighted.mask_head)),
     train_cfg=dict(rpn=_base_.rpn_focal_train_cfg),
-    test_cfg=dict(
-        rpn=dict(nms_pre=2000, max_per_img=1000),
-        rcnn=dict(max_per_img=1000)))
+    test_cfg=_base_.dense_test_cfg)
 train_dataloader = dict(
     dataset=dict(
         pipeline=[

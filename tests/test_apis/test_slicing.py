@@ -1,11 +1,13 @@
 """Sliced inference: tiling, seam handling and merging, checked with an
 oracle predictor that returns the true masks cut to each tile (as a perfect
 detector would see them), on a dense synthetic frame larger than one tile."""
+import cv2
 import numpy as np
 import pytest
 
-from droplet_mmdet.apis.slicing import (Detection, measure, merge_detections,
-                                        predict_frame, summarize,
+from droplet_mmdet.apis.slicing import (Detection, masks_to_detections,
+                                        measure, merge_detections,
+                                        paste_mask, predict_frame, summarize,
                                         tile_detections, tile_windows)
 from droplet_mmdet.datasets.synthetic import FrameSpec, render_frame
 
@@ -30,7 +32,7 @@ def oracle(droplets, windows_seen):
                     masks.append(m)
             masks = np.stack(masks) if masks else np.zeros(
                 (0, y1 - y0, x1 - x0), bool)
-            out.append((masks, np.full(len(masks), 0.9)))
+            out.append(masks_to_detections(masks, np.full(len(masks), 0.9)))
         return out
 
     def predict_fn(tiles):
@@ -73,11 +75,10 @@ def test_inner_border_detections_dropped_frame_border_kept():
     m = np.zeros((2, 100, 100), bool)
     m[0, 40:60, 0:10] = True    # touches the tile's left border
     m[1, 40:60, 45:55] = True   # inside
-    inner = tile_detections(m, np.ones(2), (100, 0, 200, 100), (100, 300),
-                            0.5)
+    dets = masks_to_detections(m, np.ones(2))
+    inner = tile_detections(dets, (100, 0, 200, 100), (100, 300), 0.5)
     assert [d.box for d in inner] == [(145, 40, 155, 60)]
-    frame_edge = tile_detections(m, np.ones(2), (0, 0, 100, 100),
-                                 (100, 300), 0.5)
+    frame_edge = tile_detections(dets, (0, 0, 100, 100), (100, 300), 0.5)
     assert len(frame_edge) == 2  # left border of tile = frame border
 
 
@@ -88,6 +89,17 @@ def test_merge_keeps_higher_score_of_duplicates_only():
     d3 = Detection(0.7, (10, 0, 20, 10), a)  # touching neighbour
     kept = merge_detections([d2, d3, d1])
     assert [d.score for d in kept] == [0.9, 0.7]
+
+
+def test_paste_mask_into_box_only():
+    prob = np.zeros((28, 28), np.float32)
+    prob[7:21, 7:21] = 1.0  # the central half of the RoI
+    box, patch = paste_mask(prob, (10.2, 20.7, 30.0, 40.1), 0.5)
+    assert box == (10, 20, 30, 41)
+    assert patch.shape == (21, 20)
+    ys, xs = np.nonzero(patch)
+    assert 4 <= xs.min() <= 6 and 14 <= xs.max() <= 16
+    assert patch.sum() == pytest.approx(0.25 * 21 * 20, rel=0.2)
 
 
 def test_measure_disc():
@@ -104,3 +116,26 @@ def test_measure_disc():
     assert 0.85 < r['circularity'] <= 1.05
     s = summarize(rows)
     assert s['count'] == 1 and s['cv_diameter_pct'] == 0
+
+
+def test_paste_mask_matches_mmdet_paste():
+    import torch
+    from mmdet.models.roi_heads.mask_heads.fcn_mask_head import \
+        _do_paste_mask
+    rng = np.random.RandomState(0)
+    for _ in range(10):
+        prob = cv2.GaussianBlur(rng.rand(28, 28).astype(np.float32), (0, 0),
+                                3)
+        prob = (prob - prob.min()) / (prob.max() - prob.min())
+        x0, y0 = rng.uniform(0, 40, 2)
+        box = [x0, y0, x0 + rng.uniform(8, 40), y0 + rng.uniform(8, 40)]
+        ref, _ = _do_paste_mask(torch.from_numpy(prob)[None, None],
+                                torch.tensor([box], dtype=torch.float32),
+                                96, 96,
+                                skip_empty=False)
+        ref = ref[0].numpy() >= 0.5
+        (bx0, by0, bx1, by1), patch = paste_mask(prob, box, 0.5)
+        ours = np.zeros((96, 96), bool)
+        ours[by0:by1, bx0:bx1] = patch
+        iou = (ours & ref).sum() / max((ours | ref).sum(), 1)
+        assert iou > 0.97, iou

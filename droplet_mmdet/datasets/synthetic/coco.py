@@ -81,6 +81,27 @@ def frame_records(droplets: List[Droplet], image_id: int, first_ann_id: int,
     return anns, truths
 
 
+def _join_json(path: str, head: Dict[str, Any], key: str, lines_file: str,
+               tail: Dict[str, Any]) -> None:
+    """Write ``{**head, key: [records of lines_file], **tail}`` as compact
+    JSON, streaming the records; removes ``lines_file``."""
+    def body(d):
+        return json.dumps(d, separators=(',', ':'))[1:-1]
+
+    with open(path, 'w') as out, open(lines_file) as f:
+        out.write('{')
+        if head:
+            out.write(body(head) + ',')
+        out.write(json.dumps(key) + ':[')
+        for k, line in enumerate(f):
+            out.write((',' if k else '') + line.rstrip('\n'))
+        out.write(']')
+        if tail:
+            out.write(',' + body(tail))
+        out.write('}')
+    os.remove(lines_file)
+
+
 def write_split(out_dir: str, split: str, spec: FrameSpec, num_frames: int,
                 seed: int, progress: bool = True) -> Dict[str, Any]:
     """Render and write one split: images, COCO json, ground-truth json.
@@ -101,38 +122,45 @@ def write_split(out_dir: str, split: str, spec: FrameSpec, num_frames: int,
     img_dir = osp.join(out_dir, split)
     os.makedirs(img_dir, exist_ok=True)
     images: List[Dict[str, Any]] = []
-    annotations: List[Dict[str, Any]] = []
-    truths: List[Dict[str, Any]] = []
+    n_anns = 0
     frames: Iterable[int] = range(num_frames)
     if progress:
         from tqdm import tqdm
         frames = tqdm(frames, desc=f'{split}', unit='frame')
-    for i in frames:
-        frame_seed = int(
-            np.random.SeedSequence([seed, i]).generate_state(1)[0])
-        image, droplets, info = render_frame(spec, frame_seed)
-        name = f'{i:06d}.png'
-        ok = cv2.imwrite(osp.join(img_dir, name),
-                         cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
-        if not ok:
-            raise OSError(f'{osp.join(img_dir, name)}: could not write image')
-        image_id = i + 1
-        images.append(dict(id=image_id, file_name=name, height=spec.height,
-                           width=spec.width, **info))
-        anns, tru = frame_records(droplets, image_id, len(annotations) + 1,
-                                  spec.height, spec.width)
-        annotations += anns
-        truths += tru
-    coco = dict(images=images, annotations=annotations,
-                categories=[CATEGORY],
+    # annotations and truths go to JSON-lines files as frames are made and
+    # are joined into the final JSON at the end: memory stays flat
+    ann_tmp = osp.join(out_dir, f'.{split}_annotations.jsonl')
+    tru_tmp = osp.join(out_dir, f'.{split}_droplets.jsonl')
+    with open(ann_tmp, 'w') as fa, open(tru_tmp, 'w') as ft:
+        for i in frames:
+            frame_seed = int(
+                np.random.SeedSequence([seed, i]).generate_state(1)[0])
+            image, droplets, info = render_frame(spec, frame_seed)
+            name = f'{i:06d}.png'
+            ok = cv2.imwrite(osp.join(img_dir, name),
+                             cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+            if not ok:
+                raise OSError(
+                    f'{osp.join(img_dir, name)}: could not write image')
+            image_id = i + 1
+            images.append(dict(id=image_id, file_name=name,
+                               height=spec.height, width=spec.width, **info))
+            anns, tru = frame_records(droplets, image_id, n_anns + 1,
+                                      spec.height, spec.width)
+            n_anns += len(anns)
+            for rec in anns:
+                fa.write(json.dumps(rec, separators=(',', ':')) + '\n')
+            for rec in tru:
+                ft.write(json.dumps(rec, separators=(',', ':')) + '\n')
+    head = dict(images=images)
+    tail = dict(categories=[CATEGORY],
                 info=dict(description='droplet_mmdet synthetic droplets',
                           seed=seed, split=split))
-    with open(osp.join(out_dir, f'{split}.json'), 'w') as f:
-        json.dump(coco, f, separators=(',', ':'))
-    with open(osp.join(out_dir, f'{split}_droplets.json'), 'w') as f:
-        json.dump(dict(spec=spec.to_dict(), seed=seed, droplets=truths), f,
-                  separators=(',', ':'))
-    return dict(frames=num_frames, droplets=len(annotations))
+    _join_json(osp.join(out_dir, f'{split}.json'), head, 'annotations',
+               ann_tmp, tail)
+    _join_json(osp.join(out_dir, f'{split}_droplets.json'),
+               dict(spec=spec.to_dict(), seed=seed), 'droplets', tru_tmp, {})
+    return dict(frames=num_frames, droplets=n_anns)
 
 
 def generate_dataset(out_dir: str, spec: FrameSpec,
