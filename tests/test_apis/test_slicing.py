@@ -43,14 +43,28 @@ def oracle(droplets, windows_seen):
     return predict_fn
 
 
-def test_tile_windows_cover_the_frame():
-    wins = tile_windows(1700, 2200, 512, 64)
-    cover = np.zeros((1700, 2200), int)
+@pytest.mark.parametrize('h,w,tile,overlap', [(1700, 2200, 512, 64),
+                                               (2048, 2048, 1024, 64),
+                                               (1000, 700, 300, 40)])
+def test_tile_windows_cover_the_frame(h, w, tile, overlap):
+    wins = tile_windows(h, w, tile, overlap)
+    cover = np.zeros((h, w), int)
+    xs = sorted({(x0, x1) for x0, _, x1, _ in wins})
+    ys = sorted({(y0, y1) for _, y0, _, y1 in wins})
     for x0, y0, x1, y1 in wins:
-        assert x1 - x0 == 512 and y1 - y0 == 512
+        assert x1 - x0 <= tile and y1 - y0 <= tile
         cover[y0:y1, x0:x1] += 1
     assert cover.min() >= 1
+    for spans in (xs, ys):  # neighbours overlap by at least ``overlap``
+        for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+            assert a1 - b0 >= overlap
+    assert xs[-1][1] == w and ys[-1][1] == h
+
+
+def test_tile_windows_small_frame_and_size():
     assert tile_windows(300, 200, 512, 64) == [(0, 0, 200, 300)]
+    wins = tile_windows(2048, 2048, 1024, 64)
+    assert len(wins) == 9 and wins[0] == (0, 0, 726, 726)
 
 
 @pytest.mark.parametrize('tile,overlap', [(256, 48), (400, 64)])
