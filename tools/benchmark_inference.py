@@ -23,7 +23,7 @@ def main():
     p.add_argument('checkpoint', nargs='?',
                    default=osp.join(ROOT, 'work_dirs/demo/iter_400.pth'))
     p.add_argument('--size', type=int, default=2048)
-    p.add_argument('--tile', type=int, nargs='+', default=[1024, 2048])
+    p.add_argument('--tile', type=int, nargs='+', default=[1536, 1024, 2048])
     p.add_argument('--overlap', type=int, default=64)
     p.add_argument('--score-thr', type=float, default=0.5)
     p.add_argument('--seed', type=int, default=3)

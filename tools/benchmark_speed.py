@@ -47,7 +47,12 @@ def measure_model(config: str, iters: int, data_root: str) -> dict:
     model.init_weights()
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
-    batches = iter(loader)
+
+    def cycle():
+        while True:
+            yield from loader
+
+    batches = cycle()
     model.train()
     model.train_step(next(batches), wrapper)  # warm-up
     t = time.perf_counter()

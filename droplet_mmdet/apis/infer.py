@@ -83,7 +83,7 @@ def size_histogram(diameters: List[float], out_file: str,
 
 
 def run_inference(predict_fn, source: str, out_dir: str,
-                  px_size: Optional[float] = None, tile: int = 1024,
+                  px_size: Optional[float] = None, tile: int = 1536,
                   overlap: int = 64, score_thr: float = 0.5,
                   overlays: bool = True, progress: bool = True
                   ) -> List[Dict[str, float]]:

@@ -123,7 +123,7 @@ def merge_detections(dets: Sequence[Detection], merge_thr: float = 0.5,
     return kept
 
 
-def predict_frame(predict_fn: PredictFn, image: np.ndarray, tile: int = 1024,
+def predict_frame(predict_fn: PredictFn, image: np.ndarray, tile: int = 1536,
                   overlap: int = 64, score_thr: float = 0.5,
                   merge_thr: float = 0.5,
                   batch_size: int = 4) -> List[Detection]:
