@@ -17,9 +17,9 @@ narrow, documented and covered by ``tests/test_compat.py``:
    ``OptimWrapper`` on a CPU-only machine (one warning), and on a GPU keeps
    AMP in float16: mmcv 2.1's RoIAlign kernels dispatch float/double/half
    only, so bfloat16 is switched to float16 with a warning.
-3. **numpy 2.x.** mmcv/mmdet/mmengine code paths that call removed numpy
-   aliases are given them back only if missing (``np.float`` etc. are not
-   re-added: nothing on the Mask R-CNN path uses them).
+3. **numpy 2.x / opencv 5.x.** Nothing on droplet_mmdet's paths breaks
+   (checked: mmcv 2.1 / mmdet 3.3 / mmengine 0.10.7 call none of the aliases
+   numpy 2 removed); numpy-2 pickles of checkpoints are handled by item 1.
 4. **Distributed training without a GPU.** mmengine's
    ``_init_dist_pytorch`` calls ``torch.cuda.set_device`` unconditionally
    (an ``AttributeError`` on a CPU build of torch) and wraps the model in
@@ -141,16 +141,6 @@ def _patch_checkpoint_loading() -> None:
         _load_from_local_safely)
 
 
-def _patch_numpy() -> None:
-    # Aliases removed in numpy 2.0 that mmcv 2.1 / mmdet 3.3 still call on
-    # paths droplet_mmdet uses; added only where missing.
-    for old, new in (('product', 'prod'), ('cumproduct', 'cumprod'),
-                     ('alltrue', 'all'), ('sometrue', 'any'),
-                     ('round_', 'round'), ('in1d', 'isin')):
-        if not hasattr(np, old) and hasattr(np, new):
-            setattr(np, old, getattr(np, new))
-
-
 def resolve_amp(cfg, cuda_available: bool = None):
     """Make an AMP request in ``cfg.optim_wrapper`` fit this machine.
 
@@ -236,7 +226,6 @@ def apply() -> None:
     global _APPLIED
     if _APPLIED:
         return
-    _patch_numpy()
     _patch_checkpoint_loading()
     _patch_dist_init()
     _APPLIED = True
