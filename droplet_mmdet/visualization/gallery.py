@@ -7,6 +7,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from droplet_mmdet.evaluation.coco_utils import ann_to_rle
+
 
 def draw_outlines(image: np.ndarray, masks: Sequence[np.ndarray],
                   color: Tuple[int, int, int] = (0, 255, 0),
@@ -57,14 +59,7 @@ def draw_gallery(img_dir: str, ann_file: str, out_file: str,
         h, w = img.shape[:2]
         masks = []
         for ann in by_image.get(info['id'], []):
-            seg = ann['segmentation']
-            if isinstance(seg, list):
-                rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
-            elif isinstance(seg['counts'], list):
-                rle = mask_utils.frPyObjects(seg, h, w)
-            else:
-                rle = seg
-            masks.append(mask_utils.decode(rle))
+            masks.append(mask_utils.decode(ann_to_rle(ann, h, w)))
         tiles.append(draw_outlines(img, masks))
     if not tiles:
         return None
