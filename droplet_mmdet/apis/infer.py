@@ -56,7 +56,9 @@ def count_frames(source: str) -> Optional[int]:
         return sum(1 for f in os.listdir(source)
                    if f.lower().endswith(IMAGE_EXTS))
     if source.lower().endswith(VIDEO_EXTS):
-        n = int(cv2.VideoCapture(source).get(cv2.CAP_PROP_FRAME_COUNT))
+        cap = cv2.VideoCapture(source)
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        cap.release()
         return n or None
     return 1
 
