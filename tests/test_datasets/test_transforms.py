@@ -155,3 +155,28 @@ def test_noise_without_objects_adds_nothing():
     res = _results(discs=())
     out = DropletNoise(prob=1.0).transform(dict(res, img=res['img'].copy()))
     np.testing.assert_array_equal(out['img'], res['img'])
+
+
+def test_union_mask_polygons_equal_bitmaps():
+    """Merged-polygon rasterisation equals the union of the per-instance
+    bitmaps that PolygonMasks.to_ndarray gives (bubbles keep polygons)."""
+    from mmdet.structures.mask import PolygonMasks
+
+    from droplet_mmdet.datasets.transforms.blur_noise import union_mask
+    rng = np.random.default_rng(0)
+    polys = []
+    for _ in range(30):
+        cx, cy, r = rng.uniform(10, 90), rng.uniform(10, 70), rng.uniform(3, 9)
+        a = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+        polys.append([np.stack([cx + r * np.cos(a), cy + 0.7 * r * np.sin(a)],
+                               1).ravel()])
+    pm = PolygonMasks(polys, 80, 100)
+    expected = pm.to_ndarray().any(axis=0)
+    assert expected.sum() > 500
+    assert np.array_equal(union_mask(pm, (80, 100)), expected)
+    bm = BitmapMasks(pm.to_ndarray(), 80, 100)
+    assert np.array_equal(union_mask(bm, (80, 100)), expected)
+    # padded image (e.g. after Pad): the union is placed top-left
+    padded = union_mask(pm, (96, 112))
+    assert padded.shape == (96, 112) and padded.sum() == expected.sum()
+    assert not union_mask(PolygonMasks([], 80, 100), (80, 100)).any()

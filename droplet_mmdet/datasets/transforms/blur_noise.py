@@ -31,6 +31,30 @@ def median_radius(results: dict, default: float) -> float:
                  / 2)
 
 
+def union_mask(masks, shape: Tuple[int, int]) -> np.ndarray:
+    """Union of all instance masks as one bool image of ``shape``.
+
+    Polygons are rasterised once, merged, by the same pycocotools calls
+    that ``PolygonMasks.to_ndarray`` uses per instance (a 1024 x 1024 frame
+    with 155 bubbles would otherwise make 160 MB of bitmaps per sample).
+    """
+    from mmdet.structures.mask import PolygonMasks
+    if isinstance(masks, PolygonMasks):
+        import pycocotools.mask as mask_utils
+        polys = [p for inst in masks.masks for p in inst]
+        if not polys:
+            return np.zeros(shape, bool)
+        rle = mask_utils.merge(
+            mask_utils.frPyObjects(polys, masks.height, masks.width))
+        fg = mask_utils.decode(rle).astype(bool)
+    else:
+        fg = masks.to_ndarray().any(axis=0)
+    out = np.zeros(shape, bool)
+    h, w = min(shape[0], fg.shape[0]), min(shape[1], fg.shape[1])
+    out[:h, :w] = fg[:h, :w]
+    return out
+
+
 def droplet_contrast(img: np.ndarray, results: dict) -> Optional[float]:
     """``|mean(droplets) - median(background)|`` in image units, or None
     when the image has no objects."""
@@ -39,7 +63,7 @@ def droplet_contrast(img: np.ndarray, results: dict) -> Optional[float]:
     masks = results.get('gt_masks', None)
     boxes = results.get('gt_bboxes', None)
     if masks is not None and len(masks):
-        fg = masks.to_ndarray().any(axis=0)[:gray.shape[0], :gray.shape[1]]
+        fg = union_mask(masks, gray.shape)
     elif boxes is not None and len(boxes):
         for x0, y0, x1, y1 in boxes.numpy().astype(int):
             fg[max(y0, 0):y1, max(x0, 0):x1] = True
