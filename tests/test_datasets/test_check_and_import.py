@@ -144,3 +144,30 @@ def test_labelme_folder_to_coco_reports_what_it_skips(tmp_path):
     assert '3 annotations' in tool.stdout and '3 not converted' in tool.stdout
     out = json.loads((tmp_path / 'out' / 'coco.json').read_text())
     assert out['images'][0]['file_name'] == '../imgs/a.png'
+
+
+@pytest.mark.parametrize('poly2mask', [True, False])
+def test_droplet_coco_rle_with_polygon_pipeline_is_an_error(
+        tiny_droplets, poly2mask):
+    """mmdet's LoadAnnotations(poly2mask=False) marks RLE masks "ignore"
+    silently; DropletCocoDataset names the file and annotation instead."""
+    from mmengine.registry import init_default_scope
+
+    import droplet_mmdet  # noqa: F401
+    from mmdet.registry import DATASETS
+    init_default_scope('mmdet')
+    cfg = dict(type='DropletCocoDataset', data_root=tiny_droplets,
+               ann_file='train.json', data_prefix=dict(img='train/'),
+               metainfo=dict(classes=('droplet', )),
+               pipeline=[dict(type='LoadImageFromFile'),
+                         dict(type='LoadAnnotations', with_bbox=True,
+                              with_mask=True, poly2mask=poly2mask)])
+    if not poly2mask:
+        with pytest.raises(ValueError, match=r'train\.json: annotation \d+ '
+                           r'.* is an RLE mask.*poly2mask=True'):
+            DATASETS.build(cfg)
+        return
+    ds = DATASETS.build(cfg)
+    sample = ds[0]
+    assert len(sample['gt_masks']) > 0
+    assert not sample['gt_ignore_flags'].any()
