@@ -12,7 +12,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -22,14 +22,21 @@ KEYS = (('segm_mAP', 'mask AP'), ('segm_mAP_50', 'mask AP50'),
 
 
 def run_one(config: str, work_dir: str, options: Dict[str, object],
-            root: str) -> Dict[str, float]:
-    """Train one config in a subprocess; return its final val metrics."""
+            root: str, env: Optional[Dict[str, str]] = None
+            ) -> Dict[str, float]:
+    """Train one config in a subprocess; return its final val metrics.
+
+    Args:
+        env: extra environment variables for the run (``ABLATION_DATA``
+            picks the data profile of configs/droplet/ablation/).
+    """
     cmd = [sys.executable, osp.join(root, 'tools', 'train.py'), config,
            '--work-dir', work_dir, '--cfg-options'
            ] + [f'{k}={v}' for k, v in options.items()]
     os.makedirs(work_dir, exist_ok=True)
     with open(osp.join(work_dir, 'train_stdout.log'), 'w') as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise RuntimeError(f'{config}: training failed, see '
                            f'{work_dir}/train_stdout.log')
@@ -72,14 +79,36 @@ def markdown_table(rows: List[Dict]) -> str:
 
 
 def run_ablation(configs: Sequence[str], seeds: Sequence[int],
-                 data_root: str, iters: int, work_root: str, out: str,
-                 root: str, log=print) -> List[Dict]:
-    from .demo import data_options
+                 data_options: Dict[str, str], iters: int, work_root: str,
+                 out: str, root: str, env: Optional[Dict[str, str]] = None,
+                 resume: bool = False, log=print) -> List[Dict]:
+    """Train every config with every seed, same schedule; write ``out``
+    (json, every run) and its ``.md`` table (mean ± half the spread) after
+    each run, so that an interrupted ablation keeps what it measured.
+
+    Args:
+        data_options: ``--cfg-options`` shared by all runs (data paths).
+        env: extra environment variables for every run.
+        resume: keep the runs already in ``out`` that used the same
+            schedule, options and environment; train the others.
+    """
     runs = []
+    if resume and osp.isfile(out):
+        with open(out) as f:
+            prev = json.load(f)
+        if (prev.get('iters') == iters
+                and prev.get('data_options') == data_options
+                and prev.get('env') == (env or {})):
+            runs = prev['runs']
+            log(f'{out}: keeping {len(runs)} finished runs')
+        else:
+            log(f'{out}: other schedule/data, not resuming from it')
     for cfg in configs:
         for seed in seeds:
             name = osp.splitext(osp.basename(cfg))[0]
-            opts = dict(data_options(data_root))
+            if any(r['config'] == name and r['seed'] == seed for r in runs):
+                continue
+            opts = dict(data_options)
             opts.update({
                 'randomness.seed': seed,
                 'train_cfg.max_iters': iters,
@@ -90,7 +119,7 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             })
             t = time.time()
             metrics = run_one(cfg, osp.join(work_root, f'{name}_s{seed}'),
-                              opts, root)
+                              opts, root, env)
             runs.append(dict(config=name, seed=seed, metrics=metrics,
                              seconds=round(time.time() - t, 1)))
             log(f'{name} seed {seed}: mask AP {metrics.get("segm_mAP"):.3f}'
@@ -98,7 +127,8 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             rows = summarize_runs(runs)
             with open(out, 'w') as f:
                 json.dump(dict(runs=runs, summary=rows, iters=iters,
-                               data_root=data_root), f, indent=2)
+                               data_options=data_options, env=env or {}),
+                          f, indent=2)
             with open(osp.splitext(out)[0] + '.md', 'w') as f:
                 f.write(markdown_table(rows) + '\n')
     return summarize_runs(runs)
