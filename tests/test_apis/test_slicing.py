@@ -43,9 +43,9 @@ def oracle(droplets, windows_seen):
     return predict_fn
 
 
-@pytest.mark.parametrize('h,w,tile,overlap', [(1700, 2200, 512, 64),
-                                               (2048, 2048, 1024, 64),
-                                               (1000, 700, 300, 40)])
+@pytest.mark.parametrize('h,w,tile,overlap',
+                         [(1700, 2200, 512, 64), (2048, 2048, 1024, 64),
+                          (1000, 700, 300, 40)])
 def test_tile_windows_cover_the_frame(h, w, tile, overlap):
     wins = tile_windows(h, w, tile, overlap)
     cover = np.zeros((h, w), int)
