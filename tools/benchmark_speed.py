@@ -1,12 +1,16 @@
 """Speed and memory: training and inference throughput per model, data
 pipeline throughput (object-aware crop vs RandomCrop).
 
-    python tools/benchmark_speed.py [--out benchmarks/speed.json]
+    python tools/benchmark_speed.py [--device auto] [--batch-size 2] [--crop 256]
 
-Each model is measured in its own process (peak resident memory is that
-process's): training seconds/iteration at 256 x 256, batch 2 (after one
-warm-up iteration), inference images/s at 256 x 256 and seconds for one
-1024 x 1024 frame. On a CPU the configs' AMP falls back to fp32.
+Each model and precision is measured in its own process (peak memory is
+that process's: resident memory on a CPU, ``max_memory_allocated`` on a
+GPU): training seconds/iteration (``--batch-size`` crops of ``--crop`` px,
+after warm-up iterations), inference images/s at 256 x 256 and seconds per
+1024 x 1024 frame (mean of ``--frames-1024``), fresh weights. On a GPU
+every model is measured in fp32 and in fp16 AMP (AmpOptimWrapper; autocast
+for inference) and the fp16/fp32 ratios are written; on a CPU the configs'
+AMP falls back to fp32 and only fp32 is measured.
 """
 import argparse
 import json
@@ -18,17 +22,45 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# (name, config, training iterations timed on a CPU; x10 on a GPU)
 MODELS = [('slim R-18', 'mask_rcnn_r18_fpn_slim_600it_synthetic.py', 10),
           ('R-50', 'mask_rcnn_r50_fpn_small.py', 3),
           ('R-101', 'mask_rcnn_r101_fpn_small.py', 2)]
 
 
-def measure_model(config: str, iters: int, data_root: str) -> dict:
+def set_precision(cfg, precision: str) -> None:
+    """Point ``cfg.optim_wrapper`` at fp32 (OptimWrapper) or fp16 AMP."""
+    wrapper = cfg.optim_wrapper
+    if precision == 'fp16':
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.dtype = 'float16'
+        wrapper.loss_scale = 'dynamic'
+    else:
+        wrapper.type = 'OptimWrapper'
+        for key in ('loss_scale', 'dtype'):
+            wrapper.pop(key, None)
+
+
+def set_crop(pipeline: list, crop: int) -> int:
+    """Set the size of every crop step of a train pipeline; returns how
+    many there were."""
+    n = 0
+    for step in pipeline:
+        if 'crop_size' in step:
+            step['crop_size'] = (crop, crop)
+            n += 1
+    return n
+
+
+def measure_model(config: str, iters: int, data_root: str, device: str,
+                  precision: str, batch_size: int, crop: int,
+                  frames_1024: int) -> dict:
     import torch
     from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
+    from mmengine.runner.amp import autocast
 
     import droplet_mmdet  # noqa: F401
     from droplet_mmdet import compat
@@ -38,15 +70,24 @@ def measure_model(config: str, iters: int, data_root: str) -> dict:
     cfg.merge_from_dict(data_options(data_root))
     cfg.merge_from_dict({'train_dataloader.num_workers': 0,
                          'train_dataloader.persistent_workers': False,
+                         'train_dataloader.batch_size': batch_size,
                          'val_dataloader.num_workers': 0,
                          'val_dataloader.persistent_workers': False})
-    precision = compat.resolve_amp(cfg)
+    if not set_crop(cfg.train_dataloader.dataset.pipeline, crop):
+        raise SystemExit(f'{config}: no crop step to set to {crop} px')
+    set_precision(cfg, precision)
+    precision = compat.resolve_amp(cfg, cuda_available=device == 'cuda')
     init_default_scope('mmdet')
     torch.manual_seed(0)
     model = M.build(cfg.model)
     model.init_weights()
+    model = model.to(device)
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+
+    def sync():
+        if device == 'cuda':
+            torch.cuda.synchronize()
 
     def cycle():
         while True:
@@ -54,38 +95,52 @@ def measure_model(config: str, iters: int, data_root: str) -> dict:
 
     batches = cycle()
     model.train()
-    model.train_step(next(batches), wrapper)  # warm-up
+    for _ in range(1 if device == 'cpu' else 5):  # warm-up
+        model.train_step(next(batches), wrapper)
+    sync()
     t = time.perf_counter()
     for _ in range(iters):
         model.train_step(next(batches), wrapper)
+    sync()
     train_s = (time.perf_counter() - t) / iters
     model.eval()
     val = Runner.build_dataloader(cfg.val_dataloader, seed=0)
     vb = list(val)[:6]
-    with torch.no_grad():
+    big = dict(vb[0])
+    big['inputs'] = [torch.nn.functional.interpolate(
+        vb[0]['inputs'][0][None].float(), size=(1024, 1024))[0].to(
+            torch.uint8)]
+    sample = vb[0]['data_samples'][0].clone()
+    sample.set_metainfo(dict(img_shape=(1024, 1024), ori_shape=(1024, 1024),
+                             scale_factor=(1.0, 1.0)))
+    big['data_samples'] = [sample]
+    with torch.no_grad(), autocast(enabled=precision == 'fp16'):
         model.test_step(vb[0])
+        sync()
         t = time.perf_counter()
         for b in vb[1:]:
             model.test_step(b)
+        sync()
         infer_ips = (len(vb) - 1) / (time.perf_counter() - t)
-        big = dict(vb[0])
-        big['inputs'] = [torch.nn.functional.interpolate(
-            vb[0]['inputs'][0][None].float(), size=(1024, 1024))[0].to(
-                torch.uint8)]
-        sample = vb[0]['data_samples'][0].clone()
-        sample.set_metainfo(dict(img_shape=(1024, 1024),
-                                 ori_shape=(1024, 1024),
-                                 scale_factor=(1.0, 1.0)))
-        big['data_samples'] = [sample]
+        model.test_step(big)  # warm-up at this size
+        sync()
         t = time.perf_counter()
-        model.test_step(big)
-        big_s = time.perf_counter() - t
-    return dict(precision=precision, train_s_per_iter=round(train_s, 3),
-                train_images_per_s=round(2 / train_s, 3),
+        for _ in range(frames_1024):
+            model.test_step(big)
+        sync()
+        big_s = (time.perf_counter() - t) / frames_1024
+    if device == 'cuda':
+        peak = dict(peak_gpu_mb=round(torch.cuda.max_memory_allocated() /
+                                      2**20))
+    else:
+        peak = dict(peak_rss_mb=round(resource.getrusage(
+            resource.RUSAGE_SELF).ru_maxrss / 1024))
+    return dict(precision=precision, batch_size=batch_size, crop=crop,
+                train_s_per_iter=round(train_s, 4),
+                train_images_per_s=round(batch_size / train_s, 3),
                 infer_images_per_s_256=round(infer_ips, 2),
-                infer_s_1024=round(big_s, 2),
-                peak_rss_mb=round(resource.getrusage(
-                    resource.RUSAGE_SELF).ru_maxrss / 1024))
+                infer_s_1024=round(big_s, 4),
+                infer_fps_1024=round(1 / big_s, 2), **peak)
 
 
 def measure_pipelines(data_root: str, n: int = 60) -> dict:
@@ -118,37 +173,77 @@ def measure_pipelines(data_root: str, n: int = 60) -> dict:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--out', default='benchmarks/speed.json')
+    p.add_argument('--out', default=None,
+                   help='default: benchmarks/speed.json on a CPU, '
+                   'benchmarks/speed_gpu.json on a GPU')
     p.add_argument('--data-root', default='data/bench_droplets')
-    p.add_argument('--one', nargs=2, metavar=('CONFIG', 'ITERS'),
+    p.add_argument('--device', choices=['auto', 'cpu', 'cuda'],
+                   default='auto')
+    p.add_argument('--batch-size', type=int, default=2)
+    p.add_argument('--crop', type=int, default=256,
+                   help='training crop size (px)')
+    p.add_argument('--frames-1024', type=int, default=None,
+                   help='1024 x 1024 frames timed (default 2 on a CPU, '
+                   '20 on a GPU)')
+    p.add_argument('--one', nargs=3, metavar=('CONFIG', 'ITERS', 'PREC'),
                    help=argparse.SUPPRESS)
     args = p.parse_args()
+    import torch
+    device = args.device
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    elif device == 'cuda' and not torch.cuda.is_available():
+        p.error('--device cuda: torch sees no GPU')
+    frames = args.frames_1024 or (2 if device == 'cpu' else 20)
     if args.one:
-        print(json.dumps(measure_model(args.one[0], int(args.one[1]),
-                                       args.data_root)))
+        print(json.dumps(measure_model(
+            args.one[0], int(args.one[1]), args.data_root, device,
+            args.one[2], args.batch_size, args.crop, frames)))
         return
     import droplet_mmdet  # noqa: F401
     from droplet_mmdet.apis.demo import ensure_dataset
     ensure_dataset(args.data_root, 20, 6, 512, seed=5)
-    result = dict(machine=f'{os.cpu_count()} CPU cores, no GPU', models={},
-                  command='python tools/benchmark_speed.py')
+    precisions = ['fp32'] if device == 'cpu' else ['fp32', 'fp16']
+    out = args.out or osp.join(
+        ROOT, 'benchmarks',
+        'speed.json' if device == 'cpu' else 'speed_gpu.json')
+    machine = (f'{os.cpu_count()} CPU cores, no GPU' if device == 'cpu'
+               else torch.cuda.get_device_name(0))
+    cmd = ' '.join(['python tools/benchmark_speed.py'] + sys.argv[1:])
+    result = dict(machine=machine, device=device, command=cmd,
+                  torch=torch.__version__, models={})
     for name, cfg, iters in MODELS:
-        proc = subprocess.run(
-            [sys.executable, __file__, '--data-root', args.data_root,
-             '--one', osp.join(ROOT, 'configs/droplet', cfg), str(iters)],
-            capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise SystemExit(
-                f'{cfg}: benchmark failed:\n{proc.stderr[-3000:]}')
-        result['models'][name] = json.loads(
-            proc.stdout.strip().splitlines()[-1])
-        print(name, result['models'][name], flush=True)
+        iters = iters if device == 'cpu' else iters * 10
+        for prec in precisions:
+            proc = subprocess.run(
+                [sys.executable, __file__, '--data-root', args.data_root,
+                 '--device', device, '--batch-size', str(args.batch_size),
+                 '--crop', str(args.crop), '--frames-1024', str(frames),
+                 '--one', osp.join(ROOT, 'configs/droplet', cfg), str(iters),
+                 prec], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise SystemExit(
+                    f'{cfg} ({prec}): benchmark failed:\n'
+                    f'{proc.stderr[-3000:]}')
+            key = name if len(precisions) == 1 else f'{name} {prec}'
+            result['models'][key] = json.loads(
+                proc.stdout.strip().splitlines()[-1])
+            print(key, result['models'][key], flush=True)
+        if len(precisions) == 2:
+            r32, r16 = (result['models'][f'{name} {q}'] for q in precisions)
+            result.setdefault('fp16_over_fp32', {})[name] = dict(
+                train=round(r16['train_images_per_s'] /
+                            r32['train_images_per_s'], 2),
+                infer_1024=round(r16['infer_fps_1024'] /
+                                 r32['infer_fps_1024'], 2))
+            print(name, 'fp16/fp32', result['fp16_over_fp32'][name])
     result['pipeline_samples_per_s_512_to_256'] = measure_pipelines(
         args.data_root)
     print(result['pipeline_samples_per_s_512_to_256'])
-    os.makedirs(osp.dirname(args.out) or '.', exist_ok=True)
-    with open(args.out, 'w') as f:
+    os.makedirs(osp.dirname(out) or '.', exist_ok=True)
+    with open(out, 'w') as f:
         json.dump(result, f, indent=2)
+    print(f'written to {out}')
 
 
 if __name__ == '__main__':
