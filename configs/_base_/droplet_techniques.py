@@ -75,15 +75,3 @@ plain_crop = dict(type='RandomCrop', crop_size=train_crop)
 blur = dict(type='DropletGaussianBlur', sigma_ratio=(0.0, 0.15), prob=0.5)
 noise = dict(type='DropletNoise', snr_range=(4.0, 20.0), prob=0.5)
 
-
-def droplet_train_pipeline(*middle):
-    """Load -> *middle -> flip -> pack, for the synthetic droplet sets."""
-    return [
-        dict(type='LoadImageFromFile'),
-        dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-        *middle,
-        dict(
-            type='RandomFlip', prob=0.5,
-            direction=['horizontal', 'vertical']),
-        dict(type='PackDetInputs'),
-    ]
