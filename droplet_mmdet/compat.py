@@ -17,9 +17,14 @@ narrow, documented and covered by ``tests/test_compat.py``:
    ``OptimWrapper`` on a CPU-only machine (one warning), and on a GPU keeps
    AMP in float16: mmcv 2.1's RoIAlign kernels dispatch float/double/half
    only, so bfloat16 is switched to float16 with a warning.
-3. **numpy 2.x / opencv 5.x.** Nothing on droplet_mmdet's paths breaks
-   (checked: mmcv 2.1 / mmdet 3.3 / mmengine 0.10.7 call none of the aliases
-   numpy 2 removed); numpy-2 pickles of checkpoints are handled by item 1.
+3. **numpy 2.x / opencv 5.x.** mmcv 2.1 / mmdet 3.3 / mmengine 0.10.7 call
+   none of the aliases numpy 2 removed; numpy-2 pickles of checkpoints are
+   handled by item 1. One breakage found: pycocotools 2.0.11's
+   ``mask.area(list)`` builds ``np.array((n,), dtype=np.uint8)`` before
+   filling it, which numpy 2 refuses for n > 255 (``OverflowError: Python
+   integer 256 out of bounds for uint8``): any frame with more than 255
+   droplets. :func:`_patch_rle_area` makes ``area`` work through such lists
+   in chunks of 255 (same values, same dtype).
 4. **Distributed training without a GPU.** mmengine's
    ``_init_dist_pytorch`` calls ``torch.cuda.set_device`` unconditionally
    (an ``AttributeError`` on a CPU build of torch) and wraps the model in
@@ -196,6 +201,28 @@ def _patch_dist_init() -> None:
     dist_utils._init_dist_pytorch = _init_dist_pytorch
 
 
+_RLE_AREA_CHUNK = 255
+
+
+def _patch_rle_area() -> None:
+    import pycocotools.mask as mask_utils
+    upstream = mask_utils.area
+    if getattr(upstream, '_droplet_mmdet_chunked', False):
+        return
+
+    def area(rle_objs):
+        if isinstance(rle_objs, list) and len(rle_objs) > _RLE_AREA_CHUNK:
+            return np.concatenate([
+                upstream(rle_objs[i:i + _RLE_AREA_CHUNK])
+                for i in range(0, len(rle_objs), _RLE_AREA_CHUNK)
+            ])
+        return upstream(rle_objs)
+
+    area.__doc__ = upstream.__doc__
+    area._droplet_mmdet_chunked = True
+    mask_utils.area = area
+
+
 def resolve_device(cfg, cuda_available: bool = None) -> str:
     """Make a distributed config runnable on this machine.
 
@@ -228,4 +255,5 @@ def apply() -> None:
         return
     _patch_checkpoint_loading()
     _patch_dist_init()
+    _patch_rle_area()
     _APPLIED = True

@@ -177,3 +177,22 @@ def test_mmengine_env_helpers_run():
     assert 'PyTorch' in env
     assert is_installed('mmdet')
     assert not is_installed('surely-not-a-package-xyz')
+
+
+def test_rle_area_of_more_than_255_masks():
+    """pycocotools 2.0.11 + numpy 2: ``mask.area`` of a list of more than
+    255 RLEs raised OverflowError (a frame with 256+ droplets)."""
+    from pycocotools import mask as mask_utils
+    rng = np.random.default_rng(0)
+    rles, expected = [], []
+    for k in range(600):
+        m = np.zeros((16, 16), np.uint8)
+        n = int(rng.integers(1, 16))
+        m[:n, :k % 16 + 1] = 1
+        rles.append(mask_utils.encode(np.asfortranarray(m)))
+        expected.append(int(m.sum()))
+    areas = mask_utils.area(rles)
+    assert areas.dtype == np.uint32 and areas.shape == (600, )
+    assert areas.tolist() == expected
+    assert mask_utils.area(rles[:1]).tolist() == expected[:1]
+    assert int(mask_utils.area(rles[3])) == expected[3]
