@@ -150,3 +150,35 @@ def test_pure_statistics_hand_computed():
     assert d['diam_err_pct'] == pytest.approx(10)
     assert equivalent_diameter(np.pi * 4) == pytest.approx(4)
     assert normalize_file_name('.\\JPEGImages\\a.jpg') == 'JPEGImages/a.jpg'
+
+
+def test_dense_frame_with_300_droplets(tmp_path):
+    """More than 255 droplets in one frame (pycocotools' area() limit under
+    numpy 2): every figure is computed, all 300 found and sized exactly."""
+    h = w = 200
+    y, x = np.mgrid[0:h, 0:w] + 0.5
+    centres = [(5 + 10 * i, 5 + 13 * j) for i in range(20) for j in range(15)]
+    masks = np.stack([((x - cx)**2 + (y - cy)**2 < 16) for cx, cy in centres])
+    anns = []
+    for k, m in enumerate(masks):
+        rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+        rle['counts'] = rle['counts'].decode()
+        anns.append(dict(id=k + 1, image_id=1, category_id=1,
+                         segmentation=rle, area=float(m.sum()),
+                         bbox=mask_utils.toBbox(rle).tolist(), iscrowd=0))
+    path = tmp_path / 'dense.json'
+    path.write_text(json.dumps(dict(
+        images=[dict(id=1, file_name='a.png', height=h, width=w)],
+        annotations=anns, categories=[dict(id=1, name='bubble')])))
+    boxes = [[b[0], b[1], b[0] + b[2], b[1] + b[3]]
+             for b in (a['bbox'] for a in anns)]
+    sample = dict(img_id=1, pred_instances=dict(
+        bboxes=torch.tensor(boxes, dtype=torch.float32),
+        scores=torch.linspace(0.99, 0.9, len(masks)),
+        labels=torch.zeros(len(masks), dtype=torch.long),
+        masks=torch.from_numpy(masks)))
+    out = _run(str(path), [sample])
+    assert out['segm_mAP'] == pytest.approx(1.0)
+    assert out['count_mae'] == 0
+    assert out['matched_pct'] == pytest.approx(100.0)
+    assert out['diam_err_px'] == pytest.approx(0.0)

@@ -42,6 +42,23 @@ def _bin_name(lo: float, hi: float) -> str:
     return f'd{lo:g}-{hi:g}' if hi != INF else f'd{lo:g}+'
 
 
+def _mean_ap(ev: Optional[COCOeval], iou: Optional[float] = None) -> float:
+    """COCO AP over all areas at the largest ``maxDets``, over IoU 0.5:0.95
+    or at one IoU; -1 when nothing was evaluated.
+
+    Not ``COCOeval.stats[0]``: pycocotools computes that one at
+    ``maxDets=100`` whatever ``params.maxDets`` says, which caps AP on
+    frames with more than 100 droplets (``stats[1]``/``[2]`` use the
+    largest).
+    """
+    if ev is None:
+        return -1.0
+    p = ev.eval['precision'][:, :, :, 0, -1]  # [IoU, recall, class]
+    if iou is not None:
+        p = p[np.isclose(ev.params.iouThrs, iou)]
+    return float(p[p > -1].mean()) if (p > -1).any() else -1.0
+
+
 @METRICS.register_module()
 class DropletMetric(BaseMetric):
     """COCO AP, per-size AP/recall, count and diameter errors.
@@ -152,8 +169,6 @@ class DropletMetric(BaseMetric):
                 ev.params.areaRngLbl = [n for n, _ in area_rngs]
             ev.evaluate()
             ev.accumulate()
-            if area_rngs is None:
-                ev.summarize()
         return ev
 
     def _size_bins(self, coco_gt: COCO, dets: List[dict], iou_type: str,
@@ -214,10 +229,9 @@ class DropletMetric(BaseMetric):
                                'masks')
             dets = self._detections(results, iou_type)
             ev = self._evaluate(coco_gt, dets, iou_type)
-            stats = ev.stats if ev else [-1.0] * 3
-            out[f'{iou_type}_mAP'] = float(stats[0])
-            out[f'{iou_type}_mAP_50'] = float(stats[1])
-            out[f'{iou_type}_mAP_75'] = float(stats[2])
+            out[f'{iou_type}_mAP'] = _mean_ap(ev)
+            out[f'{iou_type}_mAP_50'] = _mean_ap(ev, 0.5)
+            out[f'{iou_type}_mAP_75'] = _mean_ap(ev, 0.75)
         size_type = 'segm' if 'segm' in self.metrics else 'bbox'
         self._size_bins(coco_gt, self._detections(results, size_type),
                         size_type, out)
