@@ -9,7 +9,8 @@ generates 320 x 320 synthetic frames if missing (``--data-root``);
 (``--bubbles-root``, default ``$BUBBLES_ROOT`` or ../shared/datasets/bubbles)
 and validates on its 5 full val frames. Writes
 benchmarks/ablation_<data>.json (every run) and .md (mean ± half spread),
-updated after each run; ``--resume`` keeps the runs already in the json.
+updated after each run; ``--resume`` keeps the runs already in the json,
+``--eval-only`` re-evaluates the checkpoints of an earlier run.
 """
 import argparse
 import glob
@@ -37,6 +38,9 @@ def main():
                    help='default: benchmarks/ablation_<data>.json')
     p.add_argument('--resume', action='store_true',
                    help='keep the runs already recorded in --out')
+    p.add_argument('--eval-only', action='store_true',
+                   help='train nothing: re-evaluate the iter_<iters>.pth '
+                   'checkpoints of an earlier run in --work-root')
     args = p.parse_args()
     import droplet_mmdet  # noqa: F401
     from droplet_mmdet.apis.ablation import markdown_table, run_ablation
@@ -59,7 +63,8 @@ def main():
         env['BUBBLES_ROOT'] = root
         options = {}
     rows = run_ablation(configs, args.seeds, options, args.iters, work_root,
-                        out, ROOT, env=env, resume=args.resume)
+                        out, ROOT, env=env, resume=args.resume,
+                        eval_only=args.eval_only)
     print(markdown_table(rows))
 
 

@@ -21,34 +21,54 @@ KEYS = (('segm_mAP', 'mask AP'), ('segm_mAP_50', 'mask AP50'),
         ('diam_err_pct', 'diam err %'))
 
 
+def _droplet_metrics(records) -> Dict[str, float]:
+    metrics = {}
+    for rec in records:
+        metrics.update({k.split('/', 1)[1]: v for k, v in rec.items()
+                        if k.startswith('droplet/')})
+    return metrics
+
+
 def run_one(config: str, work_dir: str, options: Dict[str, object],
-            root: str, env: Optional[Dict[str, str]] = None
-            ) -> Dict[str, float]:
+            root: str, env: Optional[Dict[str, str]] = None,
+            checkpoint: Optional[str] = None) -> Dict[str, float]:
     """Train one config in a subprocess; return its final val metrics.
 
     Args:
         env: extra environment variables for the run (``ABLATION_DATA``
             picks the data profile of configs/droplet/ablation/).
+        checkpoint: instead of training, evaluate this checkpoint with
+            ``tools/test.py`` (work dir ``<work_dir>/rescore``).
     """
-    cmd = [sys.executable, osp.join(root, 'tools', 'train.py'), config,
-           '--work-dir', work_dir, '--cfg-options'
-           ] + [f'{k}={v}' for k, v in options.items()]
+    opts = ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
+    if checkpoint is None:
+        cmd = [sys.executable, osp.join(root, 'tools', 'train.py'), config,
+               '--work-dir', work_dir] + opts
+        log_name, what = 'train_stdout.log', 'training'
+    else:
+        if not osp.isfile(checkpoint):
+            raise FileNotFoundError(f'{checkpoint}: checkpoint to evaluate '
+                                    'not found')
+        work_dir = osp.join(work_dir, 'rescore')
+        cmd = [sys.executable, osp.join(root, 'tools', 'test.py'), config,
+               checkpoint, '--work-dir', work_dir] + opts
+        log_name, what = 'test_stdout.log', 'evaluation'
     os.makedirs(work_dir, exist_ok=True)
-    with open(osp.join(work_dir, 'train_stdout.log'), 'w') as log:
+    with open(osp.join(work_dir, log_name), 'w') as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
                               env={**os.environ, **(env or {})})
     if proc.returncode != 0:
-        raise RuntimeError(f'{config}: training failed, see '
-                           f'{work_dir}/train_stdout.log')
+        raise RuntimeError(f'{config}: {what} failed, see '
+                           f'{work_dir}/{log_name}')
+    if checkpoint is not None:
+        # tools/test.py: <work_dir>/<timestamp>/<timestamp>.json
+        found = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+        with open(found[-1]) as f:
+            return _droplet_metrics([json.load(f)])
     scalars = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
                                         'scalars.json')))
-    metrics = {}
     with open(scalars[-1]) as f:
-        for line in f:
-            rec = json.loads(line)
-            metrics.update({k.split('/', 1)[1]: v for k, v in rec.items()
-                            if k.startswith('droplet/')})
-    return metrics
+        return _droplet_metrics(json.loads(line) for line in f)
 
 
 def summarize_runs(runs: List[Dict]) -> List[Dict]:
@@ -81,7 +101,8 @@ def markdown_table(rows: List[Dict]) -> str:
 def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                  data_options: Dict[str, str], iters: int, work_root: str,
                  out: str, root: str, env: Optional[Dict[str, str]] = None,
-                 resume: bool = False, log=print) -> List[Dict]:
+                 resume: bool = False, eval_only: bool = False,
+                 log=print) -> List[Dict]:
     """Train every config with every seed, same schedule; write ``out``
     (json, every run) and its ``.md`` table (mean ± half the spread) after
     each run, so that an interrupted ablation keeps what it measured.
@@ -91,6 +112,9 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
         env: extra environment variables for every run.
         resume: keep the runs already in ``out`` that used the same
             schedule, options and environment; train the others.
+        eval_only: train nothing; evaluate the checkpoints an earlier run
+            left (``<work_root>/<config>_s<seed>/iter_<iters>.pth``) with
+            the current code, e.g. after a metric fix.
     """
     runs = []
     if resume and osp.isfile(out):
@@ -118,8 +142,10 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                 'default_hooks.checkpoint.interval': iters,
             })
             t = time.time()
-            metrics = run_one(cfg, osp.join(work_root, f'{name}_s{seed}'),
-                              opts, root, env)
+            run_dir = osp.join(work_root, f'{name}_s{seed}')
+            ckpt = osp.join(run_dir, f'iter_{iters}.pth') if eval_only \
+                else None
+            metrics = run_one(cfg, run_dir, opts, root, env, ckpt)
             runs.append(dict(config=name, seed=seed, metrics=metrics,
                              seconds=round(time.time() - t, 1)))
             log(f'{name} seed {seed}: mask AP {metrics.get("segm_mAP"):.3f}'
@@ -127,7 +153,8 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             rows = summarize_runs(runs)
             with open(out, 'w') as f:
                 json.dump(dict(runs=runs, summary=rows, iters=iters,
-                               data_options=data_options, env=env or {}),
+                               data_options=data_options, env=env or {},
+                               evaluated_checkpoints=eval_only),
                           f, indent=2)
             with open(osp.splitext(out)[0] + '.md', 'w') as f:
                 f.write(markdown_table(rows) + '\n')
