@@ -75,3 +75,12 @@ plain_crop = dict(type='RandomCrop', crop_size=train_crop)
 blur = dict(type='DropletGaussianBlur', sigma_ratio=(0.0, 0.15), prob=0.5)
 noise = dict(type='DropletNoise', snr_range=(4.0, 20.0), prob=0.5)
 
+
+# Every technique at once (the slim demo config, ablation/slim_all.py, the
+# bubbles config): the model parts, to which a config adds the anchors of
+# its data set, and the augmentations that go between loading and flipping.
+all_techniques = dict(
+    rpn_head=dict(**rpn_focal, **rpn_size_weighted),
+    roi_head=roi_size_weighted,
+    train_cfg=dict(rpn=rpn_focal_train_cfg))
+all_augment = [object_aware_crop, blur, noise]

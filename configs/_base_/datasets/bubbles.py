@@ -12,12 +12,9 @@ bubble_data = dict(type=dataset_type, data_root=data_root, metainfo=metainfo)
 # Anchors fitted to the train split by tools/analysis_tools/fit_anchors.py
 # (bubbles are larger than droplets, p50 43 px, and wider than tall):
 # 0.953 of the boxes matched at IoU 0.5 (mmdet's stock anchors: 0.796).
-bubble_anchors = dict(
-    anchor_generator=dict(
-        type='AnchorGenerator',
-        scales=[3.0],
-        ratios=[0.42, 0.67, 0.92],
-        strides=[4, 8, 16, 32, 64]))
+bubble_anchors = dict(anchor_generator=dict(
+    type='AnchorGenerator', scales=[3.0], ratios=[0.42, 0.67, 0.92],
+    strides=[4, 8, 16, 32, 64]))
 
 # Polygons stay polygons through crop and flip (PolygonMasks): ~155
 # full-frame bitmaps per 1024 x 1024 image would cost 160 MB and most of
