@@ -64,7 +64,8 @@ def test_resume_ignores_runs_of_another_schedule(tmp_path):
 
 
 def test_eval_only_names_the_missing_checkpoint(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r'slim_stock_s0.iter_200\.pth'):
+    with pytest.raises(FileNotFoundError,
+                       match=r'slim_stock_s0.iter_200\.pth'):
         run_ablation(['configs/slim_stock.py'], [0], {}, 200,
                      str(tmp_path / 'w'), str(tmp_path / 'a.json'), ROOT,
                      eval_only=True, log=lambda *a: None)
