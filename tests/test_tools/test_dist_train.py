@@ -6,12 +6,19 @@ import subprocess
 from conftest import PYTHON, SLIM_CONFIG, tiny_train_options, tool_env
 
 
-def test_two_process_gloo_training(tmp_path, tiny_droplets, repo_root):
-    work = tmp_path / 'work'
-    logs = tmp_path / 'torchrun_logs'
+# Seen once in ~10 runs (fresh-clone CI, 2026-11-24): rank 0 aborts right
+# after DDP wraps the model with "terminate called without an active
+# exception" from torch's C++ side (gloo), before any droplet_mmdet code
+# runs again. Only that signature is retried, once, on another port.
+_GLOO_ABORT = 'terminate called without an active exception'
+
+
+def _launch(tmp_path, tiny_droplets, repo_root, attempt):
+    work = tmp_path / f'work{attempt}'
+    logs = tmp_path / f'torchrun_logs{attempt}'
     env = tool_env()
     env['PYTHON'] = PYTHON
-    env['PORT'] = '29517'
+    env['PORT'] = str(29517 + attempt)
     # --log-dir/--tee: torchrun keeps each rank's output in its own file
     cmd = ['bash', osp.join(repo_root, 'tools', 'dist_train.sh'),
            SLIM_CONFIG, '2', '--work-dir', str(work), '--cfg-options'
@@ -20,7 +27,14 @@ def test_two_process_gloo_training(tmp_path, tiny_droplets, repo_root):
     env['TORCHRUN_EXTRA'] = f'--log-dir={logs} --tee=3'
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
                           timeout=900, cwd=tmp_path)
-    out = proc.stdout + proc.stderr
+    return proc, proc.stdout + proc.stderr, work, logs
+
+
+def test_two_process_gloo_training(tmp_path, tiny_droplets, repo_root):
+    proc, out, work, logs = _launch(tmp_path, tiny_droplets, repo_root, 0)
+    if proc.returncode != 0 and _GLOO_ABORT in out:
+        proc, out, work, logs = _launch(tmp_path, tiny_droplets, repo_root,
+                                        1)
     assert proc.returncode == 0, out[-6000:]
     assert re.search(r'world_size: 2', out) or \
         'Distributed launcher: pytorch' in out, out[-3000:]
