@@ -42,9 +42,17 @@ def _bin_name(lo: float, hi: float) -> str:
     return f'd{lo:g}-{hi:g}' if hi != INF else f'd{lo:g}+'
 
 
-def _mean_ap(ev: Optional[COCOeval], iou: Optional[float] = None) -> float:
-    """COCO AP over all areas at the largest ``maxDets``, over IoU 0.5:0.95
-    or at one IoU; -1 when nothing was evaluated.
+def _valid_mean(x: np.ndarray) -> float:
+    """Mean of the entries COCOeval filled (-1 marks "nothing to score");
+    -1 when there are none."""
+    return float(x[x > -1].mean()) if (x > -1).any() else -1.0
+
+
+def _mean_ap(ev: Optional[COCOeval], iou: Optional[float] = None,
+             area: int = 0) -> float:
+    """COCO AP at the largest ``maxDets`` for area range ``area`` of
+    ``ev.params.areaRng``, over IoU 0.5:0.95 or at one IoU; -1 when nothing
+    was evaluated.
 
     Not ``COCOeval.stats[0]``: pycocotools computes that one at
     ``maxDets=100`` whatever ``params.maxDets`` says, which caps AP on
@@ -53,10 +61,10 @@ def _mean_ap(ev: Optional[COCOeval], iou: Optional[float] = None) -> float:
     """
     if ev is None:
         return -1.0
-    p = ev.eval['precision'][:, :, :, 0, -1]  # [IoU, recall, class]
+    p = ev.eval['precision'][:, :, :, area, -1]  # [IoU, recall, class]
     if iou is not None:
         p = p[np.isclose(ev.params.iouThrs, iou)]
-    return float(p[p > -1].mean()) if (p > -1).any() else -1.0
+    return _valid_mean(p)
 
 
 @METRICS.register_module()
@@ -181,12 +189,9 @@ class DropletMetric(BaseMetric):
         rngs.append(('target', list(self.target_area)))
         ev = self._evaluate(coco_gt, dets, iou_type, rngs)
         for a, (name, _) in enumerate(rngs[1:], start=1):
-            p = ev.eval['precision'][:, :, :, a, -1] if ev else np.array([])
-            r = ev.eval['recall'][0, :, a, -1] if ev else np.array([])
-            out[f'AP_{name}'] = float(p[p > -1].mean()) if (p > -1).any() \
-                else -1.0
-            out[f'R50_{name}'] = float(r[r > -1].mean()) if (r > -1).any() \
-                else -1.0
+            out[f'AP_{name}'] = _mean_ap(ev, area=a)
+            out[f'R50_{name}'] = _valid_mean(
+                ev.eval['recall'][0, :, a, -1]) if ev else -1.0
 
     def _count_and_size(self, coco_gt: COCO, results: List[dict],
                         out: Dict[str, float]) -> None:
