@@ -22,15 +22,16 @@ class DropletCocoDataset(CocoDataset):
     annotation: mmdet would mark such an object "ignore" without a word.
     """
 
-    def _polygon_masks_only(self) -> bool:
+    def load_data_list(self):
         from mmdet.datasets.transforms import LoadAnnotations
-        return any(
+        self._polygon_masks_only = any(
             isinstance(t, LoadAnnotations) and t.with_mask
             and not t.poly2mask for t in self.pipeline.transforms)
+        return super().load_data_list()
 
     def parse_data_info(self, raw_data_info: dict):
         img_info = raw_data_info['raw_img_info']
-        if self._polygon_masks_only():
+        if self._polygon_masks_only:
             for ann in raw_data_info['raw_ann_info']:
                 if isinstance(ann.get('segmentation'), dict):
                     raise ValueError(
