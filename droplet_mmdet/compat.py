@@ -146,6 +146,14 @@ def _patch_checkpoint_loading() -> None:
         _load_from_local_safely)
 
 
+def use_fp32(wrapper) -> None:
+    """Turn an ``optim_wrapper`` config into plain fp32 ``OptimWrapper``
+    (drops the AMP-only keys). Modified in place."""
+    wrapper['type'] = 'OptimWrapper'
+    for key in ('loss_scale', 'dtype', 'use_fsdp'):
+        wrapper.pop(key, None)
+
+
 def resolve_amp(cfg, cuda_available: bool = None):
     """Make an AMP request in ``cfg.optim_wrapper`` fit this machine.
 
@@ -167,9 +175,7 @@ def resolve_amp(cfg, cuda_available: bool = None):
             'droplet_mmdet: the config asks for mixed precision '
             '(AmpOptimWrapper) but no GPU is available; training in fp32 '
             'with OptimWrapper instead.', UserWarning, stacklevel=2)
-        wrapper['type'] = 'OptimWrapper'
-        for key in ('loss_scale', 'dtype', 'use_fsdp'):
-            wrapper.pop(key, None)
+        use_fp32(wrapper)
         return 'fp32'
     if str(wrapper.get('dtype', 'float16')).replace('torch.', '') in (
             'bfloat16', 'bf16'):

@@ -36,9 +36,8 @@ def set_precision(cfg, precision: str) -> None:
         wrapper.dtype = 'float16'
         wrapper.loss_scale = 'dynamic'
     else:
-        wrapper.type = 'OptimWrapper'
-        for key in ('loss_scale', 'dtype'):
-            wrapper.pop(key, None)
+        from droplet_mmdet.compat import use_fp32
+        use_fp32(wrapper)
 
 
 def set_crop(pipeline: list, crop: int) -> int:
