@@ -40,7 +40,9 @@ rpn_focal = dict(
 rpn_focal_train_cfg = dict(sampler=None)
 
 # Size-weighted RPN box, RoI box and mask losses (smaller droplets weigh
-# more: clamp((s_ref / s) ** gamma, 1, w_max), normalised to mean 1).
+# more: clamp((s_ref / s) ** gamma, 1, w_max), normalised to mean 1). The
+# size s is the droplet's true size, recorded before crops by the train
+# pipeline's RecordDropletSize / PackDropletInputs.
 rpn_size_weighted = dict(
     type='SizeWeightedRPNHead',
     loss_bbox=dict(
@@ -49,6 +51,7 @@ rpn_size_weighted = dict(
         loss_weight=1.0,
         size_weight=size_weight))
 roi_size_weighted = dict(
+    type='SizeWeightedRoIHead',
     bbox_head=dict(
         type='SizeWeightedShared2FCBBoxHead',
         loss_bbox=dict(
@@ -76,7 +79,7 @@ blur = dict(type='DropletGaussianBlur', sigma_ratio=(0.0, 0.15), prob=0.5)
 noise = dict(type='DropletNoise', snr_range=(4.0, 20.0), prob=0.5)
 
 
-# Every technique at once (the slim demo config, ablation/slim_all.py, the
+# Every technique at once (the slim demo config, the
 # bubbles config): the model parts, to which a config adds the anchors of
 # its data set, and the augmentations that go between loading and flipping.
 all_techniques = dict(

@@ -13,7 +13,7 @@ model = dict(
     _base_.all_techniques,
     rpn_head=dict(**_base_.all_techniques.rpn_head, **_base_.bubble_anchors))
 train_dataloader = dict(dataset=dict(pipeline=[
-    *_base_.train_pipeline[:2],
+    *_base_.train_pipeline[:3],
     dict(_base_.object_aware_crop, crop_size=(512, 512)), _base_.blur,
-    _base_.noise, *_base_.train_pipeline[2:]
+    _base_.noise, *_base_.train_pipeline[3:]
 ]))

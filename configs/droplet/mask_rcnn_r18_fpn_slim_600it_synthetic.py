@@ -16,6 +16,6 @@ model = dict(
     _base_.all_techniques,
     rpn_head=dict(**_base_.all_techniques.rpn_head, **_base_.small_anchors))
 train_dataloader = dict(dataset=dict(pipeline=[
-    *_base_.train_pipeline[:2], *_base_.all_augment,
-    *_base_.train_pipeline[2:]
+    *_base_.train_pipeline[:3], *_base_.all_augment,
+    *_base_.train_pipeline[3:]
 ]))

@@ -19,6 +19,7 @@ model = dict(
         **_base_.small_anchors, **_base_.rpn_focal,
         **_base_.rpn_size_weighted),
     roi_head=dict(
+        type=_base_.roi_size_weighted.type,
         bbox_head=dict(num_classes=1, **_base_.roi_size_weighted.bbox_head),
         mask_head=dict(num_classes=1, **_base_.roi_size_weighted.mask_head)),
     train_cfg=dict(rpn=_base_.rpn_focal_train_cfg),
@@ -26,14 +27,8 @@ model = dict(
 train_dataloader = dict(
     dataset=dict(
         pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-            _base_.object_aware_crop, _base_.blur, _base_.noise,
-            dict(
-                type='RandomFlip',
-                prob=0.5,
-                direction=['horizontal', 'vertical']),
-            dict(type='PackDetInputs')
+            *_base_.train_pipeline[:3], _base_.object_aware_crop,
+            _base_.blur, _base_.noise, *_base_.train_pipeline[3:]
         ]))
 optim_wrapper = dict(type='AmpOptimWrapper', dtype='float16',
                      loss_scale='dynamic')

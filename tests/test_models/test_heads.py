@@ -165,3 +165,75 @@ def test_dense_frame_returns_all_detections(repo_root):
         capped = model.roi_head.predict(feats, [props], [sample],
                                         rescale=True)
     assert len(capped[0].bboxes) == 100
+
+
+META = dict(img_shape=(128, 128))
+
+
+def test_rpn_weights_follow_true_size_not_cropped_box():
+    """A droplet cut by a crop keeps the weight of the whole droplet: the
+    RPN takes gt_instances.droplet_sizes, not the visible boxes."""
+    ours = _rpn('SizeWeightedRPNHead',
+                loss_cls=dict(type='SizeWeightedFocalLoss', use_sigmoid=True,
+                              size_weight=SW),
+                loss_bbox=dict(type='SizeWeightedL1Loss', size_weight=SW))
+    anchors = torch.cat(ours.prior_generator.grid_priors(
+        [(32, 32), (16, 16)], device='cpu'))
+    valid = torch.ones(len(anchors), dtype=torch.bool)
+    # box 0 is the 12 px remnant of a 48 px droplet; box 1 a whole 48 px
+    gt = InstanceData(bboxes=GT, labels=torch.zeros(2, dtype=torch.long),
+                      droplet_sizes=torch.tensor([48., 48.]))
+    o = ours._get_targets_single(anchors, valid, gt, META)
+    pos = o[4]
+    assert len(pos) > 0
+    # equal true sizes: every positive weighs 1 (box sizes would give the
+    # remnant's anchors 2 and the whole droplet's 1, normalised)
+    torch.testing.assert_close(o[1][pos], torch.ones(len(pos)))
+    torch.testing.assert_close(o[3][pos], torch.ones(len(pos), 4))
+    # and swapped true sizes swap the weights
+    gt.droplet_sizes = torch.tensor([48., 12.])
+    o = ours._get_targets_single(anchors, valid, gt, META)
+    raw = _raw(torch.tensor([48., 12.]))[o[6].pos_assigned_gt_inds]
+    torch.testing.assert_close(o[1][o[4]], raw / raw.mean())
+
+
+def _roi_head():
+    from mmdet.models.task_modules import AssignResult  # noqa: F401
+    return MODELS.build(dict(
+        type='SizeWeightedRoIHead',
+        bbox_roi_extractor=dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
+            out_channels=4, featmap_strides=[4]),
+        bbox_head=dict(type='SizeWeightedShared2FCBBoxHead', in_channels=4,
+                       fc_out_channels=8, roi_feat_size=7, num_classes=1,
+                       loss_bbox=dict(type='SizeWeightedL1Loss',
+                                      size_weight=SW)),
+        train_cfg=ConfigDict(
+            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5,
+                          neg_iou_thr=0.5, min_pos_iou=0.5,
+                          match_low_quality=True, ignore_iof_thr=-1),
+            sampler=dict(type='RandomSampler', num=16, pos_fraction=0.5,
+                         neg_pos_ub=-1, add_gt_as_proposals=True),
+            mask_size=28, pos_weight=-1, debug=False)))
+
+
+def test_roi_head_passes_true_sizes_to_bbox_head():
+    head = _roi_head()
+    proposals = InstanceData(priors=torch.cat(
+        [GT + 1.0, torch.tensor([[100., 100., 120., 120.]])]))
+    gt = InstanceData(bboxes=GT, labels=torch.zeros(2, dtype=torch.long),
+                      droplet_sizes=torch.tensor([48., 12.]))
+    assign = head.bbox_assigner.assign(proposals, gt)
+    torch.manual_seed(0)
+    res = head.bbox_sampler.sample(assign, proposals, gt)
+    idx = res.pos_assigned_gt_inds
+    torch.testing.assert_close(res.pos_gt_sizes,
+                               torch.tensor([48., 12.])[idx])
+    o = head.bbox_head.get_targets([res], ConfigDict(pos_weight=-1))
+    raw = _raw(torch.tensor([48., 12.]))[idx]
+    n = len(idx)
+    torch.testing.assert_close(o[3][:n], (raw / raw.mean())[:, None].expand(
+        -1, 4))
+    # the 12 px box of droplet 0 weighs less than droplet 1's 48 px box
+    assert o[3][:n][idx == 0].max() < o[3][:n][idx == 1].min()

@@ -74,9 +74,9 @@ def test_focal_zero_weight_and_empty():
 def test_object_weights_come_from_config():
     loss = SizeWeightedL1Loss(
         size_weight=dict(s_ref=24, gamma=1, w_max=4, normalize=False))
-    boxes = torch.tensor([[0., 0., 12., 12.], [0., 0., 48., 48.]])
-    assert loss.object_weights(boxes).tolist() == [2.0, 1.0]
-    assert SizeWeightedL1Loss().object_weights(boxes).tolist() == [1.0, 1.0]
+    sizes = torch.tensor([12., 48.])
+    assert loss.object_weights(sizes).tolist() == [2.0, 1.0]
+    assert SizeWeightedL1Loss().object_weights(sizes).tolist() == [1.0, 1.0]
     pred, target = torch.randn(4, 4), torch.randn(4, 4)
     torch.testing.assert_close(SizeWeightedL1Loss()(pred, target),
                                L1Loss()(pred, target))

@@ -7,9 +7,9 @@
 # "Small anchors" here are the anchors fitted to this set.
 _base_ = ['../datasets/bubbles.py', '../droplet_techniques.py']
 train_pipeline = [
-    *_base_.train_pipeline[:2],
+    *_base_.train_pipeline[:3],
     dict(type='RandomCrop', crop_size=(384, 384)),
-    *_base_.train_pipeline[2:]
+    *_base_.train_pipeline[3:]
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 small_anchors = _base_.bubble_anchors

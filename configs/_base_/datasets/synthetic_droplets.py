@@ -5,11 +5,16 @@ data_root = 'data/synthetic_droplets/'
 metainfo = dict(classes=('droplet', ), palette=[(0, 200, 0)])
 backend_args = None
 
+# Crops and other augmentations go after the first three steps: each
+# droplet's true size is recorded before a crop can cut it, and packed as
+# gt_instances.droplet_sizes for size-weighted losses (stock heads ignore
+# it).
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='RecordDropletSize'),
     dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),
-    dict(type='PackDetInputs')
+    dict(type='PackDropletInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),

@@ -1,8 +1,10 @@
-from .size_weighted_heads import (SizeWeightedFCNMaskHead,
+from .size_weighted_heads import (SizeWeightedFCNMaskHead, SizeWeightedRoIHead,
                                   SizeWeightedRPNHead,
-                                  SizeWeightedShared2FCBBoxHead)
+                                  SizeWeightedShared2FCBBoxHead,
+                                  matched_sizes)
 
 __all__ = [
-    'SizeWeightedRPNHead', 'SizeWeightedShared2FCBBoxHead',
-    'SizeWeightedFCNMaskHead'
+    'SizeWeightedRPNHead', 'SizeWeightedRoIHead',
+    'SizeWeightedShared2FCBBoxHead', 'SizeWeightedFCNMaskHead',
+    'matched_sizes'
 ]

@@ -5,28 +5,33 @@ Each loss carries a ``size_weight`` config (see
 ``forward(pred, target, weight=None, avg_factor=None,
 reduction_override=None)`` unchanged: the thin head subclasses in
 :mod:`droplet_mmdet.models.heads` ask the loss for
-``object_weights(gt_boxes)`` and fold them into the ``weight`` they already
-pass. With ``size_weight=None`` (or ``gamma=0``) these losses are exactly
-mmdet's ``FocalLoss`` and ``L1Loss``.
+``object_weights(sizes)`` of the matched droplets and fold them into the
+``weight`` they already pass. With ``size_weight=None`` (or ``gamma=0``)
+these losses are exactly mmdet's ``FocalLoss`` and ``L1Loss``.
 """
 from typing import Optional
 
+import torch
 from mmdet.models.losses import FocalLoss, L1Loss
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .size_weight import size_weights_for
+from .size_weight import size_weights
 
 
 class SizeWeightMixin:
-    """Holds ``size_weight`` and turns matched GT boxes into weights."""
+    """Holds ``size_weight`` and turns matched droplet sizes into
+    weights."""
 
     def _init_size_weight(self, size_weight: Optional[dict]) -> None:
         self.size_weight = dict(size_weight) if size_weight else None
 
-    def object_weights(self, gt_boxes: Tensor) -> Tensor:
-        """(K, 4) xyxy boxes in input px -> (K,) weights (ones if off)."""
-        return size_weights_for(gt_boxes, self.size_weight)
+    def object_weights(self, sizes: Tensor) -> Tensor:
+        """(K,) droplet sizes ``sqrt(w * h)`` in input px -> (K,) weights
+        (ones if off)."""
+        if not self.size_weight:
+            return torch.ones_like(sizes)
+        return size_weights(sizes, **self.size_weight)
 
 
 @MODELS.register_module()

@@ -2,9 +2,9 @@
 
 Pure tensor functions. Shorthand: K matched objects.
 
-The weight of a positive sample (anchor, RoI) matched to a ground-truth box
-of width ``w`` and height ``h`` in *input* pixels (after the pipeline's
-resizing) is
+The weight of a positive sample (anchor, RoI) matched to a droplet whose
+box (before any crop cut it; ``RecordDropletSize``) is ``w`` x ``h`` in
+*input* pixels (after the pipeline's resizing) is
 
     s = sqrt(w * h)
     w(s) = clamp((s_ref / s) ** gamma, 1, w_max)
