@@ -6,6 +6,10 @@ Writes OUT/droplets.csv (image, frame, id, centroid, area, equivalent
 diameter in px and um, circularity, score), OUT/summary.csv (count, mean
 diameter, CV per image), OUT/size_histogram.png and OUT/overlays/*.png.
 Frames larger than --tile are predicted in overlapping tiles and merged.
+Droplets are counted at the calibrated count threshold stored beside the
+checkpoint by training (count_threshold.json), else at the config's
+``count_score_thr``, else 0.5; ``--score-thr`` overrides all of them. The
+threshold used and where it came from are printed.
 """
 import argparse
 
@@ -23,7 +27,10 @@ def parse_args():
                    'a 2048 px frame of 2,000 droplets under 10 s here)')
     p.add_argument('--overlap', type=int, default=64,
                    help='tile overlap; must exceed the largest droplet')
-    p.add_argument('--score-thr', type=float, default=0.5)
+    p.add_argument('--score-thr', type=float, default=None,
+                   help='default: the calibrated threshold of the '
+                   'checkpoint (count_threshold.json beside it), else the '
+                   "config's count_score_thr, else 0.5")
     p.add_argument('--device', default='cpu')
     p.add_argument('--no-overlays', action='store_true')
     return p.parse_args()
@@ -32,13 +39,16 @@ def parse_args():
 def main():
     args = parse_args()
     import droplet_mmdet  # noqa: F401
-    from droplet_mmdet.apis.infer import run_inference
+    from droplet_mmdet.apis.infer import resolve_score_thr, run_inference
     from droplet_mmdet.apis.slicing import mmdet_predict_fn
     from mmdet.apis import init_detector
     model = init_detector(args.config, args.checkpoint, device=args.device)
+    score_thr, source = resolve_score_thr(args.score_thr, args.checkpoint,
+                                          model.cfg)
+    print(f'counting at score >= {score_thr:.3f} ({source})')
     rows = run_inference(mmdet_predict_fn(model), args.input, args.out_dir,
                          px_size=args.px_size, tile=args.tile,
-                         overlap=args.overlap, score_thr=args.score_thr,
+                         overlap=args.overlap, score_thr=score_thr,
                          overlays=not args.no_overlays)
     total = sum(r['count'] for r in rows)
     print(f'{len(rows)} frame(s), {total} droplets; results in '

@@ -10,3 +10,6 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2))
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)
 randomness = dict(seed=0)
+# after each validation: the score threshold that best matches the true
+# counts -> <work_dir>/count_threshold.json, used by tools/infer.py
+custom_hooks = [dict(type='CountThresholdHook')]

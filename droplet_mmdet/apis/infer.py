@@ -84,6 +84,23 @@ def size_histogram(diameters: List[float], out_file: str,
     plt.close(fig)
 
 
+def resolve_score_thr(score_thr: Optional[float], checkpoint: str,
+                      cfg=None) -> Tuple[float, str]:
+    """The counting threshold and where it comes from: ``score_thr`` if
+    given, else the calibrated threshold stored beside ``checkpoint``
+    (:class:`~droplet_mmdet.engine.CountThresholdHook`), else the config's
+    ``count_score_thr``, else 0.5."""
+    from ..engine import load_count_threshold
+    if score_thr is not None:
+        return float(score_thr), '--score-thr'
+    found = load_count_threshold(checkpoint)
+    if found is not None:
+        return found[0], f'calibrated on validation, {found[1]}'
+    if cfg is not None and cfg.get('count_score_thr', None) is not None:
+        return float(cfg.count_score_thr), 'count_score_thr of the config'
+    return 0.5, 'default; no count_threshold.json beside the checkpoint'
+
+
 def run_inference(predict_fn, source: str, out_dir: str,
                   px_size: Optional[float] = None, tile: int = 1536,
                   overlap: int = 64, score_thr: float = 0.5,

@@ -3,7 +3,7 @@
 Shorthand: G ground-truth droplets and P predictions of one image, as COCO
 RLE masks.
 """
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -53,6 +53,48 @@ def count_errors(gt_counts: Sequence[int],
         if nz.any() else float('nan')
     return dict(count_mae=float(np.mean(np.abs(pr - gt))), count_mre=mre,
                 count_bias=float(np.mean(pr - gt)))
+
+
+def calibrate_count_threshold(gt_counts: Sequence[int],
+                              image_scores: Sequence[np.ndarray]
+                              ) -> Tuple[float, Dict[str, float]]:
+    """The score threshold whose counts best match the true counts.
+
+    Counting "droplets with score >= t" for every candidate ``t`` (each
+    distinct predicted score), picks the one with the lowest count error:
+    ``count_mre`` (mean relative error over images with droplets), or
+    ``count_mae`` when no image has any. Ties go to the higher threshold.
+    The returned threshold lies halfway between the chosen score and the
+    next lower one, so ``scores >= thr`` keeps exactly the same
+    predictions and small score shifts do not change the count.
+
+    Args:
+        gt_counts: true count per image.
+        image_scores: predicted scores per image (any order).
+
+    Returns:
+        tuple: ``(thr, errors)`` with :func:`count_errors` at ``thr``.
+    """
+    gt = np.asarray(gt_counts, np.float64)
+    per_image = [np.sort(np.asarray(s, np.float64)) for s in image_scores]
+    cands = np.unique(np.concatenate(per_image + [np.zeros(0)]))[::-1]
+    # counting nothing (threshold above every score) is a candidate too
+    cands = np.concatenate([[np.inf], cands])
+    counts = np.stack([len(s) - np.searchsorted(s, cands, side='left')
+                       for s in per_image], 1) if per_image else \
+        np.zeros((len(cands), 0))
+    nz = gt > 0
+    if nz.any():
+        err = np.mean(np.abs(counts[:, nz] - gt[nz]) / gt[nz], axis=1)
+    else:
+        err = np.mean(np.abs(counts - gt), axis=1)
+    k = int(np.argmin(err))  # first minimum: highest threshold
+    if k == 0:
+        thr = float(cands[1]) + 1e-6 if len(cands) > 1 else 1.0
+    else:
+        lower = cands[k + 1] if k + 1 < len(cands) else 0.0
+        thr = float((cands[k] + lower) / 2)
+    return thr, count_errors(gt, counts[k])
 
 
 def diameter_stats(gt_areas: Sequence[float], pred_areas: Sequence[float],

@@ -40,5 +40,6 @@ test_dataloader = val_dataloader
 val_evaluator = dict(
     type='DropletMetric',
     ann_file=data_root + 'annotations/instances_val.json',
-    diameter_bins=[(0, 18), (18, 32), (32, 64), (64, float('inf'))])
+    diameter_bins=[(0, 12), (12, 18), (18, 32), (32, 64),
+                   (64, float('inf'))])
 test_evaluator = val_evaluator

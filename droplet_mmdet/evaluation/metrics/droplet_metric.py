@@ -8,6 +8,12 @@ and AP_m / AP_l are -1. This metric reports instead:
 * per equivalent-diameter bin: AP (segm if masks, else bbox) and recall at
   IoU 0.5 (``AP_d22-26``, ``R50_d22-26``);
 * counting at ``score_thr``: per-image absolute and relative count error;
+  and at the calibrated threshold ``count_thr``, the score that minimises
+  the count error on this set (``count_mre_cal``, ``count_mae_cal``,
+  ``count_bias_cal``; :class:`CountThresholdHook` stores it beside the
+  checkpoints for ``tools/infer.py``). Chosen and scored on the same
+  images, the calibrated error is optimistic for this set: calibrate on
+  validation, report on test;
 * sizes: median absolute equivalent-diameter error of matched pairs (mask
   IoU >= ``match_iou``) in px and %, and predicted vs true mean diameter and
   coefficient of variation (polydispersity).
@@ -32,7 +38,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from ..coco_utils import ann_to_rle, clean_coco, load_json
-from ..droplet_stats import count_errors, diameter_stats, match_masks
+from ..droplet_stats import (calibrate_count_threshold, count_errors,
+                             diameter_stats, match_masks)
 
 INF = float('inf')
 DEFAULT_BINS = ((0, 18), (18, 22), (22, 26), (26, 32), (32, INF))
@@ -219,6 +226,10 @@ class DropletMetric(BaseMetric):
             pair_gt += list(g_area[pairs[:, 0]])
             pair_pred += list(p_area[pairs[:, 1]])
         out.update(count_errors(gt_counts, pred_counts))
+        thr, cal = calibrate_count_threshold(
+            gt_counts, [r['scores'] for r in results])
+        out['count_thr'] = thr
+        out.update({f'{k}_cal': v for k, v in cal.items()})
         if gt_areas or pred_areas:
             out.update(diameter_stats(gt_areas, pred_areas, pair_gt,
                                       pair_pred))

@@ -1,0 +1,73 @@
+"""Calibrated count threshold: chosen on validation, stored beside the
+checkpoint, used by tools/infer.py."""
+import json
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from droplet_mmdet.apis.infer import resolve_score_thr
+from droplet_mmdet.engine import CountThresholdHook, load_count_threshold
+from droplet_mmdet.evaluation import calibrate_count_threshold, count_errors
+
+
+def test_threshold_minimises_count_error_on_hand_made_scores():
+    gt = [3, 2]
+    scores = [np.array([0.9, 0.8, 0.7, 0.3, 0.2]),
+              np.array([0.95, 0.6, 0.4, 0.1])]
+    thr, err = calibrate_count_threshold(gt, scores)
+    # counts at >= 0.6: 3 and 2 -> exact; next lower score is 0.4
+    assert thr == pytest.approx(0.5)
+    assert err['count_mre'] == 0 and err['count_bias'] == 0
+    # brute force over a fine grid: nothing beats it
+    grid = np.linspace(0, 1, 1001)
+    best = min(count_errors(gt, [int((s >= t).sum()) for s in scores])
+               ['count_mre'] for t in grid)
+    assert err['count_mre'] == best
+
+
+def test_threshold_when_best_count_needs_lowest_or_no_scores():
+    # every prediction is needed: halfway between the lowest score and 0
+    thr, err = calibrate_count_threshold([3], [np.array([0.9, 0.5, 0.2])])
+    assert thr == pytest.approx(0.1) and err['count_mae'] == 0
+    # no droplets: counting nothing is best, above the top score
+    thr, err = calibrate_count_threshold([0], [np.array([0.9, 0.5])])
+    assert thr > 0.9 and err['count_mae'] == 0
+    # one droplet per image: keep each image's top score only
+    thr, _ = calibrate_count_threshold([1, 1], [np.array([0.9]),
+                                                np.array([0.8, 0.7])])
+    assert 0.7 < thr <= 0.8
+
+
+class _Runner:
+    def __init__(self, work_dir, it):
+        import logging
+        self.work_dir, self.iter, self.epoch = str(work_dir), it, 0
+        self._train_loop = None
+        self.logger = logging.getLogger('test')
+
+
+def test_hook_writes_per_checkpoint_and_infer_uses_it(tmp_path):
+    hook = CountThresholdHook()
+    for it, thr in ((200, 0.61), (400, 0.72)):
+        hook.after_val_epoch(_Runner(tmp_path, it), {
+            'droplet/count_thr': thr, 'droplet/count_mre': 40.0,
+            'droplet/count_mre_cal': 3.0, 'droplet/segm_mAP': 0.5})
+    table = json.loads((tmp_path / 'count_threshold.json').read_text())
+    assert table['iter_200.pth']['count_thr'] == 0.61
+    assert 'segm_mAP' not in table['iter_400.pth']
+    ckpt = str(tmp_path / 'iter_200.pth')
+    assert load_count_threshold(ckpt)[0] == 0.61
+    thr, src = resolve_score_thr(None, ckpt)
+    assert thr == 0.61 and 'iter_200.pth' in src
+    # a checkpoint without an entry takes the newest, and says so
+    thr, src = resolve_score_thr(None, str(tmp_path / 'best.pth'))
+    assert thr == 0.72 and 'no entry for best.pth' in src
+    assert resolve_score_thr(0.3, ckpt) == (0.3, '--score-thr')
+
+
+def test_resolve_without_file_uses_config_then_default(tmp_path):
+    ckpt = str(tmp_path / 'iter_1.pth')
+    cfg = Config(dict(count_score_thr=0.42))
+    assert resolve_score_thr(None, ckpt, cfg)[0] == 0.42
+    assert resolve_score_thr(None, ckpt, Config({}))[0] == 0.5
