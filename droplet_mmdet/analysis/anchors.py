@@ -11,6 +11,7 @@ their centres move apart along either axis), so the best IoU over all
 anchors is found exactly from those candidates. Shorthand: K boxes, A anchor
 shapes per level.
 """
+import itertools
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
@@ -52,9 +53,20 @@ def best_anchor_iou(boxes: np.ndarray, scales: Sequence[float],
 
 
 def coverage(boxes: np.ndarray, scales, ratios, strides,
-             thresholds: Iterable[float] = (0.5, 0.7)) -> Dict[str, float]:
-    """Share of boxes matched by some anchor at each IoU threshold."""
-    iou = best_anchor_iou(boxes, scales, ratios, strides)
+             thresholds: Iterable[float] = (0.3, 0.5, 0.7)
+             ) -> Dict[str, float]:
+    """Share of boxes matched by some anchor at each IoU threshold.
+
+    With mmdet's RPN assigner (pos 0.7, neg 0.3, ``min_pos_iou=0.3`` and
+    ``match_low_quality``) ``match@0.7`` is the share of boxes whose anchors
+    are positives by the main rule, ``match@0.3`` the share that get any
+    positive anchor at all (its best one).
+    """
+    return _summary(best_anchor_iou(boxes, scales, ratios, strides),
+                    thresholds)
+
+
+def _summary(iou: np.ndarray, thresholds=(0.3, 0.5, 0.7)) -> Dict[str, float]:
     out = {f'match@{t:g}': float((iou >= t).mean()) if len(iou) else 0.0
            for t in thresholds}
     out['mean_best_iou'] = float(iou.mean()) if len(iou) else 0.0
@@ -65,19 +77,29 @@ def fit_anchors(boxes: np.ndarray, strides: Sequence[int] = (4, 8, 16, 32,
                                                              64),
                 scale_grid: Sequence[float] = tuple(np.arange(2, 12.01,
                                                               0.5)),
-                ratio_sets: List[List[float]] = None
+                ratio_sets: List[List[float]] = None,
+                iou: float = 0.7,
+                num_scales: int = 1
                 ) -> Tuple[Dict[str, list], Dict[str, float]]:
-    """Pick the scale and ratios that match the most boxes at IoU 0.5.
+    """Pick the scales and ratios that match the most boxes at IoU ``iou``.
 
+    ``iou`` defaults to 0.7, the ``pos_iou_thr`` of mmdet's RPN assigner
+    (0.5 maximises the looser coverage and can lower the one at 0.7).
+    ``num_scales`` (1 or 2) scales per level are searched exhaustively on
+    ``scale_grid`` (2: every pair ``s1 < s2``; a box's best IoU over two
+    scales is the larger of its best IoUs over each, so pairs stay exact).
     Candidate ratio sets: ``[1]``, ``[0.8, 1, 1.25]``, ``[0.5, 1, 2]`` and
     the boxes' own 10/50/90 % quantiles of ``h / w``. Ties on the match rate
     go to the higher mean best IoU (like YOLO's autoanchor, but over mmdet's
-    grid-placed anchors).
+    grid-placed anchors), then to the first candidate (smaller scales, the
+    ratio sets in the order above).
 
     Returns:
         tuple: ``(anchor_cfg, coverage)`` with ``anchor_cfg`` holding
-        ``scales``, ``ratios``, ``strides``.
+        ``scales``, ``ratios``, ``strides`` and ``coverage`` the
+        :func:`coverage` of those anchors (plus ``match@{iou}``).
     """
+    assert num_scales in (1, 2), f'num_scales must be 1 or 2: {num_scales}'
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if ratio_sets is None:
         hw = (boxes[:, 3] - boxes[:, 1]) / np.clip(boxes[:, 2] - boxes[:, 0],
@@ -85,13 +107,23 @@ def fit_anchors(boxes: np.ndarray, strides: Sequence[int] = (4, 8, 16, 32,
         q = np.round(np.quantile(hw, [0.1, 0.5, 0.9]), 2).tolist()
         ratio_sets = [[1.0], [0.8, 1.0, 1.25], [0.5, 1.0, 2.0],
                       sorted(set(q))]
+    grid = [float(s) for s in scale_grid]
+    if num_scales == 1:
+        combos = [(i, ) for i in range(len(grid))]
+    else:
+        combos = list(itertools.combinations(range(len(grid)), 2))
+    thresholds = sorted({0.3, 0.5, 0.7, float(iou)})
     best_key, best = None, None
     for ratios in ratio_sets:
-        for scale in scale_grid:
-            cov = coverage(boxes, [float(scale)], ratios, strides)
-            key = (cov['match@0.5'], cov['mean_best_iou'])
+        per_scale = [best_anchor_iou(boxes, [s], ratios, strides)
+                     for s in grid]
+        for combo in combos:
+            best_iou = np.max([per_scale[i] for i in combo], axis=0)
+            key = (float((best_iou >= iou).mean()) if len(best_iou) else 0.0,
+                   float(best_iou.mean()) if len(best_iou) else 0.0)
             if best_key is None or key > best_key:
                 best_key = key
-                best = (dict(scales=[float(scale)], ratios=list(ratios),
-                             strides=list(strides)), cov)
+                best = (dict(scales=[grid[i] for i in combo],
+                             ratios=list(ratios), strides=list(strides)),
+                        _summary(best_iou, thresholds))
     return best

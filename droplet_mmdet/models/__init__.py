@@ -1,1 +1,1 @@
-from . import heads, losses  # noqa: F401
+from . import heads, losses, task_modules  # noqa: F401

@@ -1,0 +1,3 @@
+from .nwd import BboxOverlaps2DNWD, nwd
+
+__all__ = ['BboxOverlaps2DNWD', 'nwd']
