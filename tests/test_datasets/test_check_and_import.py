@@ -16,7 +16,8 @@ from droplet_mmdet.datasets.converters import (labelme_to_coco,
 
 def _messy(tmp_path):
     (tmp_path / 'imgs').mkdir()
-    cv2.imwrite(str(tmp_path / 'imgs' / 'a.png'), np.zeros((50, 60), np.uint8))
+    cv2.imwrite(str(tmp_path / 'imgs' / 'a.png'),
+                np.zeros((50, 60), np.uint8))
     cv2.imwrite(str(tmp_path / 'imgs' / 'b.png'), np.zeros((40, 40), np.uint8))
     (tmp_path / 'imgs' / 'broken.png').write_bytes(b'not a png')
     sq = [10, 10, 20, 10, 20, 20, 10, 20]
@@ -122,6 +123,9 @@ def test_labelme_folder_to_coco_reports_what_it_skips(tmp_path):
                         points=[[5, 5], [5, 7]]),
                ])
     (tmp_path / 'lm').mkdir()
+    (tmp_path / 'imgs').mkdir()  # a missing image would be reported too
+    cv2.imwrite(str(tmp_path / 'imgs' / 'a.png'),
+                np.zeros((50, 60), np.uint8))
     (tmp_path / 'lm' / 'a.json').write_text(json.dumps(doc))
     (tmp_path / 'lm' / 'bad.json').write_text('{oops')
     coco, report = labelme_to_coco(

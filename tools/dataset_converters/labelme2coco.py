@@ -1,45 +1,67 @@
-"""Convert a folder of labelme JSON files into a COCO instance file.
+"""Convert a folder of labelme JSON files into COCO instance file(s).
 
-    python tools/dataset_converters/labelme2coco.py LABELME_DIR OUT.json [--labels droplet]
+    python tools/dataset_converters/labelme2coco.py LABELME_DIR OUT.json [--labels droplet] [--image-dir DIR] [--file-root DIR]
+    python tools/dataset_converters/labelme2coco.py LABELME_DIR OUT_DIR --val-pattern C1S0024 [--image-dir DIR] [--file-root DIR]
 
-Circles, polygons and rectangles are converted; every other shape is listed
-with its file and label. ``file_name`` values are written relative to the
-folder of OUT.json.
+Circles, polygons and rectangles are converted; every other shape
+(linestrip, line, point, ...) is listed with its file and label. Each
+image is looked for at ``imagePath`` relative to its labelme file, then
+under ``--image-dir`` by file name; an image found in neither place is
+listed with the labelme file and the paths tried, left out, and makes the
+exit status 1. With ``--val-pattern REGEX`` the files whose name matches
+(``re.search``) go to OUT_DIR/val.json, the others to OUT_DIR/train.json
+(same categories, ids from 1 in each). ``file_name`` values are written
+relative to ``--file-root`` (default: the folder of the output file).
 """
 import argparse
-import glob
-import json
-import os
 import os.path as osp
+import sys
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('labelme_dir')
-    p.add_argument('out_json')
+    p.add_argument('out', help='OUT.json, or OUT_DIR with --val-pattern')
     p.add_argument('--labels', nargs='+', default=None,
                    help='category names (default: every label found)')
     p.add_argument('--circle-points', type=int, default=48)
+    p.add_argument('--image-dir', default=None,
+                   help='where images are when imagePath, relative to the '
+                   'labelme file, does not exist (matched by file name)')
+    p.add_argument('--val-pattern', default=None,
+                   help='regex searched in each labelme file name: matches '
+                   '-> OUT_DIR/val.json, the rest -> OUT_DIR/train.json')
+    p.add_argument('--file-root', default=None,
+                   help='write file_name relative to this folder (default: '
+                   'the folder of the output json)')
     args = p.parse_args()
-    from droplet_mmdet.datasets.converters import labelme_to_coco
-    files = sorted(glob.glob(osp.join(args.labelme_dir, '**', '*.json'),
-                             recursive=True))
-    if not files:
-        raise SystemExit(f'{args.labelme_dir}: no labelme .json files')
-    coco, report = labelme_to_coco(files, args.labels, args.circle_points)
-    root = osp.dirname(osp.abspath(args.out_json))
-    for im in coco['images']:
-        im['file_name'] = osp.relpath(osp.abspath(im['file_name']), root)
-    os.makedirs(root, exist_ok=True)
-    with open(args.out_json, 'w') as f:
-        json.dump(coco, f)
-    print(f'{len(files)} files -> {args.out_json}: {len(coco["images"])} '
-          f'images, {len(coco["annotations"])} annotations, categories '
-          f'{[c["name"] for c in coco["categories"]]}')
-    if report:
-        print(f'{len(report)} not converted:')
-        for line in report:
+    from droplet_mmdet.datasets.converters import (coco_summary,
+                                                   convert_labelme_folder,
+                                                   write_coco)
+    try:
+        conv = convert_labelme_folder(args.labelme_dir, args.val_pattern,
+                                      args.labels, args.circle_points,
+                                      args.image_dir)
+    except ValueError as err:
+        raise SystemExit(str(err))
+    for split, coco in conv.cocos.items():
+        out = args.out if split == 'all' else osp.join(args.out,
+                                                       f'{split}.json')
+        write_coco(coco, out, args.file_root)
+        s = coco_summary(coco)
+        print(f'{len(conv.files[split])} files -> {out}: {s["images"]} '
+              f'images, {s["annotations"]} annotations, categories '
+              f'{[c["name"] for c in coco["categories"]]}, equivalent '
+              'diameter p10/p50/p90 '
+              + '/'.join(map(str, s['diameter_p10_50_90'])) + ' px')
+    if conv.report:
+        print(f'{len(conv.report)} not converted:')
+        for line in conv.report:
             print('  ' + line)
+    if conv.missing_images:
+        print(f'error: {len(conv.missing_images)} images not found '
+              '(see above; --image-dir?)', file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == '__main__':
