@@ -1,41 +1,64 @@
-"""Accuracy ablation: stock baseline vs each technique alone vs all together.
+"""Accuracy ablation on the slim model: stock, each technique alone, the
+recipe and the recipe without each technique, with learning curves.
 
-    python tools/benchmark.py [--data synthetic|bubbles] [--iters 200] [--seeds 0 1]
+    python tools/benchmark.py --data bubbles --iters 1000 --val-interval 200 [--resume]
+    python tools/benchmark.py --data zerog_bubbles --rows stock +anchors recipe
 
-Same schedule and seeds for every config of configs/droplet/ablation/
-(slim_stock, one config per technique, slim_all). ``--data synthetic``
-generates 320 x 320 synthetic frames if missing (``--data-root``);
-``--data bubbles`` trains on 384 px crops of the real bubbles set
-(``--bubbles-root``, default ``$BUBBLES_ROOT`` or ../shared/datasets/bubbles)
-and validates on its 5 full val frames. Writes
-benchmarks/ablation_<data>.json (every run) and .md (mean ± half spread),
-updated after each run; ``--resume`` keeps the runs already in the json,
-``--eval-only`` re-evaluates the checkpoints of an earlier run.
+Rows (``--rows``): ``stock`` (configs/droplet/ablation/slim_stock.py),
+``+tech`` (stock + one technique), ``recipe`` (stock + ``--recipe``),
+``recipe-tech`` (leave-one-out); techniques: anchors (one scale fitted at
+IoU 0.5), anchors2 (two scales fitted at IoU 0.7), focal, size_weighted,
+nwd, upsample2 (train and test at 2x), object_aware_crop, plain_crop
+(synthetic only), blur_noise. Seed 0 of every row runs first. Each
+run's composed config is written to its work dir (config.json). Data (``--data``):
+``synthetic`` (320 x 320 renders, generated if missing), ``bubbles``
+(``--bubbles-root``) or ``zerog_bubbles`` (``--zerog-root``, converted
+from labelme on first use); real sets train on 384 px crops and validate
+on full frames. Same schedule and seeds for every row.
+
+Writes benchmarks/ablation_<data>_<iters>it.json (every run, with its
+learning curve), .md (final figures, mean ± half the seed spread) and
+.png (mask AP against iterations and against training time), updated
+after each run. ``--resume`` keeps the finished runs and continues an
+interrupted run from its last checkpoint.
 """
 import argparse
-import glob
 import os
 import os.path as osp
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED = osp.join(ROOT, '..', 'shared', 'datasets')
+DEFAULT_RECIPE = ['anchors', 'focal', 'size_weighted', 'object_aware_crop',
+                  'blur_noise']
+SINGLES = ['anchors', 'anchors2', 'focal', 'size_weighted', 'nwd',
+           'upsample2', 'object_aware_crop', 'blur_noise']
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--data', choices=['synthetic', 'bubbles'],
-                   default='synthetic')
-    p.add_argument('--configs', nargs='+', default=None)
+    p.add_argument('--data', choices=['synthetic', 'bubbles',
+                                      'zerog_bubbles'], default='synthetic')
+    p.add_argument('--rows', nargs='+', default=None,
+                   help='default: stock, every technique alone, recipe, '
+                   'recipe without each of its techniques')
+    p.add_argument('--recipe', nargs='+', default=DEFAULT_RECIPE)
+    p.add_argument('--configs', nargs='+', default=None,
+                   help='config files instead of --rows')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     p.add_argument('--iters', type=int, default=200)
+    p.add_argument('--val-interval', type=int, default=None,
+                   help='validate every N iterations (learning curve); '
+                   'default: at the end only')
     p.add_argument('--data-root', default='data/ablation_droplets',
                    help='synthetic data folder (generated if missing)')
     p.add_argument('--bubbles-root', default=os.environ.get(
-        'BUBBLES_ROOT', osp.join(ROOT, '..', 'shared', 'datasets',
-                                 'bubbles')))
+        'BUBBLES_ROOT', osp.join(SHARED, 'bubbles')))
+    p.add_argument('--zerog-root', default=os.environ.get(
+        'ZEROG_ROOT', osp.join(SHARED, 'zerog_bubbles')))
     p.add_argument('--work-root', default=None,
-                   help='default: work_dirs/ablation_<data>')
+                   help='default: work_dirs/ablation_<data>_<iters>it')
     p.add_argument('--out', default=None,
-                   help='default: benchmarks/ablation_<data>.json')
+                   help='default: benchmarks/ablation_<data>_<iters>it.json')
     p.add_argument('--resume', action='store_true',
                    help='keep the runs already recorded in --out')
     p.add_argument('--eval-only', action='store_true',
@@ -44,28 +67,48 @@ def main():
     args = p.parse_args()
     import droplet_mmdet  # noqa: F401
     from droplet_mmdet.apis.ablation import markdown_table, run_ablation
-    configs = args.configs or sorted(
-        glob.glob(osp.join(ROOT, 'configs/droplet/ablation/*.py')))
-    work_root = args.work_root or f'work_dirs/ablation_{args.data}'
-    out = args.out or osp.join(ROOT, 'benchmarks',
-                               f'ablation_{args.data}.json')
+    from droplet_mmdet.apis.ablation_rows import row_techniques
+    tag = f'{args.data}_{args.iters}it'
+    work_root = args.work_root or f'work_dirs/ablation_{tag}'
+    out = args.out or osp.join(ROOT, 'benchmarks', f'ablation_{tag}.json')
+    rows = args.configs or args.rows or (
+        ['stock'] + [f'+{t}' for t in SINGLES] + ['recipe'] +
+        [f'recipe-{t}' for t in args.recipe])
+    if not args.configs:
+        for row in rows:
+            try:
+                row_techniques(row, args.recipe)
+            except ValueError as err:
+                p.error(str(err))
     env = dict(ABLATION_DATA=args.data)
+    options = {}
     if args.data == 'synthetic':
         from droplet_mmdet.apis.demo import data_options, ensure_dataset
         ensure_dataset(args.data_root, 150, 16, 320, seed=11)
         options = data_options(args.data_root)
-    else:
+    elif args.data == 'bubbles':
         root = args.bubbles_root.rstrip('/\\') + '/'
         ann = osp.join(root, 'annotations', 'instances_train.json')
         if not osp.isfile(ann):
             p.error(f'{ann}: bubbles annotations not found '
                     '(--bubbles-root or BUBBLES_ROOT)')
         env['BUBBLES_ROOT'] = root
-        options = {}
-    rows = run_ablation(configs, args.seeds, options, args.iters, work_root,
-                        out, ROOT, env=env, resume=args.resume,
-                        eval_only=args.eval_only)
-    print(markdown_table(rows))
+    else:
+        from droplet_mmdet.datasets.converters import prepare_zerog_bubbles
+        root = args.zerog_root.rstrip('/\\') + '/'
+        if not osp.isdir(osp.join(root, 'labels')):
+            p.error(f'{root}labels: zerog_bubbles labelme files not found '
+                    '(--zerog-root or ZEROG_ROOT)')
+        env['ZEROG_ROOT'] = root
+        env.update(prepare_zerog_bubbles(root))
+    summary = run_ablation(
+        rows, args.seeds, options, args.iters, work_root, out, ROOT,
+        env=env, resume=args.resume, eval_only=args.eval_only,
+        val_interval=args.val_interval, recipe=args.recipe,
+        base_config=osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py'),
+        title=f'{args.data}: slim Mask R-CNN, {args.iters} iterations, '
+        f'seeds {args.seeds}')
+    print(markdown_table(summary))
 
 
 if __name__ == '__main__':

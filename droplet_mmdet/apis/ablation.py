@@ -12,12 +12,14 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 KEYS = (('segm_mAP', 'mask AP'), ('segm_mAP_50', 'mask AP50'),
-        ('R50_target', 'recall@0.5 400-500px2'), ('count_mre', 'count err %'),
+        ('AP_d0-12', 'AP <12px'), ('R50_target', 'recall@0.5 400-500px2'),
+        ('count_mre', 'count err % @0.5'),
+        ('count_mre_cal', 'count err % calibrated'),
         ('diam_err_pct', 'diam err %'))
 
 
@@ -29,10 +31,40 @@ def _droplet_metrics(records) -> Dict[str, float]:
     return metrics
 
 
+def read_curve(work_dir: str) -> List[Dict]:
+    """Learning curve of a training run from its ``scalars.json`` files
+    (several when the run was resumed): one entry per validation with
+    ``iter``, ``train_s`` (training seconds up to that iteration, summed
+    from the logged per-iteration times) and the droplet metrics."""
+    val, times = {}, {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                metrics = _droplet_metrics([rec])
+                if metrics:
+                    val[int(rec['step'])] = metrics
+                elif 'time' in rec and 'loss' in rec:
+                    times[int(rec['step'])] = float(rec['time'])
+    curve, total, prev = [], 0.0, 0
+    steps = sorted(times)
+    for it in sorted(val):
+        for st in steps:
+            if prev < st <= it:
+                total += times[st] * (st - prev)
+                prev = st
+        curve.append(dict(iter=it, train_s=round(total, 1), **val[it]))
+    return curve
+
+
 def run_one(config: str, work_dir: str, options: Dict[str, object],
             root: str, env: Optional[Dict[str, str]] = None,
             checkpoint: Optional[str] = None) -> Dict[str, float]:
     """Train one config in a subprocess; return its final val metrics.
+
+    A run dir that holds a checkpoint (``last_checkpoint``) of an
+    interrupted run is resumed from it (``tools/train.py --resume``).
 
     Args:
         env: extra environment variables for the run (``ABLATION_DATA``
@@ -44,6 +76,8 @@ def run_one(config: str, work_dir: str, options: Dict[str, object],
     if checkpoint is None:
         cmd = [sys.executable, osp.join(root, 'tools', 'train.py'), config,
                '--work-dir', work_dir] + opts
+        if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+            cmd.append('--resume')
         log_name, what = 'train_stdout.log', 'training'
     else:
         if not osp.isfile(checkpoint):
@@ -54,7 +88,7 @@ def run_one(config: str, work_dir: str, options: Dict[str, object],
                checkpoint, '--work-dir', work_dir] + opts
         log_name, what = 'test_stdout.log', 'evaluation'
     os.makedirs(work_dir, exist_ok=True)
-    with open(osp.join(work_dir, log_name), 'w') as log:
+    with open(osp.join(work_dir, log_name), 'a') as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
                               env={**os.environ, **(env or {})})
     if proc.returncode != 0:
@@ -65,10 +99,9 @@ def run_one(config: str, work_dir: str, options: Dict[str, object],
         found = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
         with open(found[-1]) as f:
             return _droplet_metrics([json.load(f)])
-    scalars = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                        'scalars.json')))
-    with open(scalars[-1]) as f:
-        return _droplet_metrics(json.loads(line) for line in f)
+    curve = read_curve(work_dir)
+    return {k: v for k, v in curve[-1].items()
+            if k not in ('iter', 'train_s')} if curve else {}
 
 
 def summarize_runs(runs: List[Dict]) -> List[Dict]:
@@ -80,8 +113,10 @@ def summarize_runs(runs: List[Dict]) -> List[Dict]:
         for key, _ in KEYS:
             vals = np.array([r['metrics'].get(key, np.nan) for r in rs],
                             dtype=float)
-            row[key] = float(np.nanmean(vals))
-            row[key + '_spread'] = float(np.nanmax(vals) - np.nanmin(vals))
+            vals = vals[~np.isnan(vals)]
+            row[key] = float(vals.mean()) if len(vals) else float('nan')
+            row[key + '_spread'] = float(vals.max() - vals.min()) \
+                if len(vals) else float('nan')
         rows.append(row)
     return rows
 
@@ -92,70 +127,161 @@ def markdown_table(rows: List[Dict]) -> str:
     lines = [head, sep]
     for r in rows:
         cells = [f'{r[k]:.3f} ± {r[k + "_spread"] / 2:.3f}'
-                 if k.startswith(('segm', 'R50')) else
+                 if k.startswith(('segm', 'R50', 'AP')) else
                  f'{r[k]:.1f} ± {r[k + "_spread"] / 2:.1f}' for k, _ in KEYS]
         lines.append(f'| {r["config"]} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+
+def plot_curves(runs: List[Dict], out_png: str, title: str = '') -> None:
+    """Mask AP learning curves, one line per row (mean over seeds, band =
+    min..max), against iterations and against training seconds."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    rows = list(dict.fromkeys(r['config'] for r in runs if r.get('curve')))
+    if not rows:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    for k, row in enumerate(rows):
+        rs = [r for r in runs if r['config'] == row and r.get('curve')]
+        its = sorted(set.intersection(*[{c['iter'] for c in r['curve']}
+                                        for r in rs]))
+        if not its:
+            continue
+        ap = np.array([[next(c.get('segm_mAP', np.nan) for c in r['curve']
+                             if c['iter'] == it) for it in its] for r in rs])
+        secs = np.array([[next(c['train_s'] for c in r['curve']
+                               if c['iter'] == it) for it in its]
+                         for r in rs]).mean(0) / 60
+        style = dict(color=f'C{k % 10}', ls='-' if k < 10 else '--',
+                     label=f'{row} ({len(rs)} seeds)')
+        for ax, x in zip(axes, (its, secs)):
+            ax.plot(x, ap.mean(0), marker='o', ms=3, **style)
+            ax.fill_between(x, ap.min(0), ap.max(0), color=style['color'],
+                            alpha=0.15)
+    axes[0].set_xlabel('iteration')
+    axes[1].set_xlabel('training time, min (2-core CPU)')
+    axes[0].set_ylabel('mask AP (val)')
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc='lower right')
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+
+
+def _compose_row(row: str, base_config: str, recipe: Sequence[str],
+                 env: Dict[str, str], run_dir: str) -> Tuple[str, list]:
+    """Write the composed config of ``row`` to ``run_dir/config.json``
+    (json: a dumped ``.py`` cannot hold ``float('inf')``)."""
+    from mmengine.config import Config
+    from .ablation_rows import compose, row_techniques
+    techs = row_techniques(row, recipe)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        base = Config.fromfile(base_config)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    cfg = compose(base, techs)
+    os.makedirs(run_dir, exist_ok=True)
+    path = osp.join(run_dir, 'config.json')
+    cfg.dump(path)
+    return path, techs
 
 
 def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                  data_options: Dict[str, str], iters: int, work_root: str,
                  out: str, root: str, env: Optional[Dict[str, str]] = None,
                  resume: bool = False, eval_only: bool = False,
-                 log=print) -> List[Dict]:
-    """Train every config with every seed, same schedule; write ``out``
-    (json, every run) and its ``.md`` table (mean ± half the spread) after
-    each run, so that an interrupted ablation keeps what it measured.
+                 log=print, val_interval: Optional[int] = None,
+                 base_config: Optional[str] = None,
+                 recipe: Sequence[str] = (), title: str = ''
+                 ) -> List[Dict]:
+    """Train every row with every seed, same schedule; write ``out`` (json,
+    every run with its learning curve), its ``.md`` table (mean ± half the
+    spread) and ``.png`` curves after each run, so that an interrupted
+    ablation keeps what it measured.
 
     Args:
+        configs: config files, or row names (``stock``, ``+focal``,
+            ``recipe``, ``recipe-focal``; see :mod:`.ablation_rows`)
+            composed on ``base_config`` with ``recipe``.
         data_options: ``--cfg-options`` shared by all runs (data paths).
         env: extra environment variables for every run.
         resume: keep the runs already in ``out`` that used the same
-            schedule, options and environment; train the others.
+            schedule, options and environment; train the others (a run
+            interrupted mid-way continues from its last checkpoint).
+        val_interval: validate (and checkpoint) every so many iterations;
+            default: once, at the end.
         eval_only: train nothing; evaluate the checkpoints an earlier run
             left (``<work_root>/<config>_s<seed>/iter_<iters>.pth``) with
             the current code, e.g. after a metric fix.
     """
+    val_interval = val_interval or iters
+    setup = dict(iters=iters, data_options=data_options, env=env or {},
+                 val_interval=val_interval, recipe=list(recipe))
     runs = []
     if resume and osp.isfile(out):
         with open(out) as f:
             prev = json.load(f)
-        if (prev.get('iters') == iters
-                and prev.get('data_options') == data_options
-                and prev.get('env') == (env or {})):
+        prev.setdefault('val_interval', prev.get('iters'))
+        prev.setdefault('recipe', list(recipe))
+        if all(prev.get(k) == v for k, v in setup.items()):
             runs = prev['runs']
             log(f'{out}: keeping {len(runs)} finished runs')
         else:
             log(f'{out}: other schedule/data, not resuming from it')
-    for cfg in configs:
-        for seed in seeds:
-            name = osp.splitext(osp.basename(cfg))[0]
+    for seed in seeds:  # every row at one seed before the next seed
+        for cfg in configs:
+            is_file = cfg.endswith('.py')
+            name = osp.splitext(osp.basename(cfg))[0] if is_file else cfg
             if any(r['config'] == name and r['seed'] == seed for r in runs):
                 continue
             opts = dict(data_options)
             opts.update({
                 'randomness.seed': seed,
                 'train_cfg.max_iters': iters,
-                'train_cfg.val_interval': iters,
+                'train_cfg.val_interval': val_interval,
                 'param_scheduler.1.end': iters,
                 'param_scheduler.1.milestones': f'[{int(iters * 0.8)}]',
-                'default_hooks.checkpoint.interval': iters,
+                'default_hooks.checkpoint.interval': val_interval,
+                'default_hooks.checkpoint.max_keep_ckpts': 1,
             })
             t = time.time()
-            run_dir = osp.join(work_root, f'{name}_s{seed}')
+            if is_file:
+                run_dir = osp.join(work_root, f'{name}_s{seed}')
+                path, techs = cfg, None
+            else:
+                from .ablation_rows import run_dir_name
+                run_dir = osp.join(work_root,
+                                   f'{run_dir_name(name)}_s{seed}')
+                path, techs = _compose_row(name, base_config, recipe,
+                                           env or {}, run_dir)
             ckpt = osp.join(run_dir, f'iter_{iters}.pth') if eval_only \
                 else None
-            metrics = run_one(cfg, run_dir, opts, root, env, ckpt)
-            runs.append(dict(config=name, seed=seed, metrics=metrics,
-                             seconds=round(time.time() - t, 1)))
+            metrics = run_one(path, run_dir, opts, root, env, ckpt)
+            run = dict(config=name, seed=seed, metrics=metrics,
+                       seconds=round(time.time() - t, 1))
+            if techs is not None:
+                run['techniques'] = techs
+            if not eval_only:
+                run['curve'] = read_curve(run_dir)
+            runs.append(run)
             log(f'{name} seed {seed}: mask AP {metrics.get("segm_mAP"):.3f}'
                 f' ({time.time() - t:.0f}s)')
             rows = summarize_runs(runs)
             with open(out, 'w') as f:
-                json.dump(dict(runs=runs, summary=rows, iters=iters,
-                               data_options=data_options, env=env or {},
+                json.dump(dict(runs=runs, summary=rows, **setup,
                                evaluated_checkpoints=eval_only),
                           f, indent=2)
             with open(osp.splitext(out)[0] + '.md', 'w') as f:
                 f.write(markdown_table(rows) + '\n')
+            plot_curves(runs, osp.splitext(out)[0] + '.png', title)
     return summarize_runs(runs)

@@ -69,3 +69,107 @@ def test_eval_only_names_the_missing_checkpoint(tmp_path):
         run_ablation(['configs/slim_stock.py'], [0], {}, 200,
                      str(tmp_path / 'w'), str(tmp_path / 'a.json'), ROOT,
                      eval_only=True, log=lambda *a: None)
+
+
+def test_read_curve_from_resumed_run(tmp_path):
+    """Learning curve: every validation, with training seconds summed
+    from the logged per-iteration times, across a resumed run's two
+    scalars files."""
+    from droplet_mmdet.apis.ablation import read_curve
+    a = tmp_path / '20260101_000000' / 'vis_data'
+    b = tmp_path / '20260101_010000' / 'vis_data'
+    a.mkdir(parents=True)
+    b.mkdir(parents=True)
+    rec = [dict(step=20, loss=1.0, time=0.5),
+           dict(step=40, loss=0.9, time=1.0),
+           {'step': 40, 'droplet/segm_mAP': 0.2, 'droplet/count_thr': 0.6}]
+    a.joinpath('scalars.json').write_text(
+        '\n'.join(json.dumps(r) for r in rec))
+    rec = [dict(step=60, loss=0.8, time=2.0),
+           {'step': 60, 'droplet/segm_mAP': 0.3}]
+    b.joinpath('scalars.json').write_text(
+        '\n'.join(json.dumps(r) for r in rec))
+    curve = read_curve(str(tmp_path))
+    assert curve == [
+        dict(iter=40, train_s=30.0, segm_mAP=0.2, count_thr=0.6),
+        dict(iter=60, train_s=70.0, segm_mAP=0.3)]
+
+
+def test_rows_name_their_techniques():
+    from droplet_mmdet.apis.ablation_rows import row_techniques
+    recipe = ['anchors', 'focal', 'blur_noise']
+    assert row_techniques('stock', recipe) == []
+    assert row_techniques('+focal', recipe) == ['focal']
+    assert row_techniques('+blur_noise+anchors', recipe) == [
+        'anchors', 'blur_noise']
+    assert row_techniques('recipe', recipe) == recipe
+    assert row_techniques('recipe-focal', recipe) == ['anchors',
+                                                      'blur_noise']
+    with pytest.raises(ValueError, match='not in the recipe'):
+        row_techniques('recipe-nwd', recipe)
+    with pytest.raises(ValueError, match='unknown technique'):
+        row_techniques('+magic', recipe)
+
+
+def _base(monkeypatch, data):
+    from mmengine.config import Config
+    monkeypatch.setenv('ABLATION_DATA', data)
+    monkeypatch.setenv('BUBBLES_ROOT', '/data/bubbles/')
+    return Config.fromfile(f'{ROOT}/configs/droplet/ablation/slim_stock.py')
+
+
+def _types(cfg):
+    return [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+
+
+def test_compose_on_a_cropping_profile_keeps_equal_compute(monkeypatch):
+    """On real data every row trains on the profile's 384 px crops; the
+    object-aware crop replaces that crop at the same size."""
+    from droplet_mmdet.apis.ablation_rows import compose
+    base = _base(monkeypatch, 'bubbles')
+    stock_types = _types(base)
+    assert stock_types == ['LoadImageFromFile', 'LoadAnnotations',
+                           'RecordDropletSize', 'RandomCrop', 'RandomFlip',
+                           'PackDropletInputs']
+    oa = compose(base, ['object_aware_crop', 'blur_noise'])
+    pipe = oa.train_dataloader.dataset.pipeline
+    assert _types(oa) == ['LoadImageFromFile', 'LoadAnnotations',
+                          'RecordDropletSize', 'ObjectAwareRandomCrop',
+                          'DropletGaussianBlur', 'DropletNoise',
+                          'RandomFlip', 'PackDropletInputs']
+    assert pipe[3]['crop_size'] == (384, 384)
+    assert _types(base) == stock_types  # the base is not touched
+    with pytest.raises(ValueError, match='plain_crop'):
+        compose(base, ['plain_crop'])
+
+
+def test_compose_model_techniques(monkeypatch):
+    from droplet_mmdet.apis.ablation_rows import compose
+    base = _base(monkeypatch, 'bubbles')
+    cfg = compose(base, ['anchors', 'focal', 'size_weighted'])
+    rpn = cfg.model.rpn_head
+    assert rpn.anchor_generator.to_dict() == \
+        base.bubble_anchors.anchor_generator.to_dict()
+    assert rpn.type == 'SizeWeightedRPNHead'
+    assert rpn.loss_cls.type == 'SizeWeightedFocalLoss'
+    assert '_delete_' not in rpn.loss_cls
+    assert cfg.model.train_cfg.rpn.sampler is None
+    assert cfg.model.roi_head.type == 'SizeWeightedRoIHead'
+    assert cfg.model.roi_head.mask_head.loss_mask.type == \
+        'SizeWeightedMaskLoss'
+    assert base.model.rpn_head.type == 'RPNHead'
+
+
+def test_recipe_on_synthetic_is_the_demo_config(monkeypatch):
+    """The demo config is the recipe on synthetic data (same model and
+    train pipeline as composing the rows)."""
+    from mmengine.config import Config
+    from droplet_mmdet.apis.ablation_rows import compose
+    base = _base(monkeypatch, 'synthetic')
+    demo = Config.fromfile(f'{ROOT}/configs/droplet/'
+                           'mask_rcnn_r18_fpn_slim_600it_synthetic.py')
+    cfg = compose(base, ['anchors', 'focal', 'size_weighted',
+                         'object_aware_crop', 'blur_noise'])
+    assert cfg.model.to_dict() == demo.model.to_dict()
+    assert (cfg.train_dataloader.dataset.pipeline ==
+            demo.train_dataloader.dataset.pipeline)

@@ -13,3 +13,6 @@ train_pipeline = [
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 small_anchors = _base_.bubble_anchors
+small_anchors_2s = _base_.bubble_anchors_2s
+rpn_nwd_assigner = dict(
+    iou_calculator=dict(constant=_base_.bubble_nwd_constant))

@@ -1,6 +1,0 @@
-_base_ = './slim_stock.py'
-train_dataloader = dict(
-    dataset=dict(pipeline=[
-        *_base_.train_pipeline[:2], _base_.object_aware_crop,
-        *_base_.train_pipeline[2:]
-    ]))
