@@ -6,7 +6,7 @@ import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SLIM_CONFIG = osp.join(ROOT, 'configs', 'droplet',
-                       'mask_rcnn_r18_fpn_slim_600it_synthetic.py')
+                       'mask_rcnn_r18_fpn_slim_400it_synthetic.py')
 
 
 @pytest.fixture(scope='session')

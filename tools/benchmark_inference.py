@@ -19,7 +19,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('config', nargs='?', default=osp.join(
-        ROOT, 'configs/droplet/mask_rcnn_r18_fpn_slim_600it_synthetic.py'))
+        ROOT, 'configs/droplet/mask_rcnn_r18_fpn_slim_400it_synthetic.py'))
     p.add_argument('checkpoint', nargs='?',
                    default=osp.join(ROOT, 'work_dirs/demo/iter_400.pth'))
     p.add_argument('--size', type=int, default=2048)

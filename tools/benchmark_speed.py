@@ -23,7 +23,7 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # (name, config, training iterations timed on a CPU; x10 on a GPU)
-MODELS = [('slim R-18', 'mask_rcnn_r18_fpn_slim_600it_synthetic.py', 10),
+MODELS = [('slim R-18', 'mask_rcnn_r18_fpn_slim_400it_synthetic.py', 10),
           ('R-50', 'mask_rcnn_r50_fpn_small.py', 3),
           ('R-101', 'mask_rcnn_r101_fpn_small.py', 2)]
 

@@ -173,9 +173,11 @@ def plot_curves(runs: List[Dict], out_png: str, title: str = '') -> None:
 
 
 def _compose_row(row: str, base_config: str, recipe: Sequence[str],
-                 env: Dict[str, str], run_dir: str) -> Tuple[str, list]:
-    """Write the composed config of ``row`` to ``run_dir/config.json``
-    (json: a dumped ``.py`` cannot hold ``float('inf')``)."""
+                 env: Dict[str, str], run_dir: str,
+                 options: Dict[str, object]) -> Tuple[str, list]:
+    """Write the composed config of ``row``, with the run's ``options``
+    (schedule, seed, data) merged in, to ``run_dir/config.json`` (json: a
+    dumped ``.py`` cannot hold ``float('inf')``)."""
     from mmengine.config import Config
     from .ablation_rows import compose, row_techniques
     techs = row_techniques(row, recipe)
@@ -190,6 +192,7 @@ def _compose_row(row: str, base_config: str, recipe: Sequence[str],
             else:
                 os.environ[k] = v
     cfg = compose(base, techs)
+    cfg.merge_from_dict(options)
     os.makedirs(run_dir, exist_ok=True)
     path = osp.join(run_dir, 'config.json')
     cfg.dump(path)
@@ -250,7 +253,7 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                 'train_cfg.max_iters': iters,
                 'train_cfg.val_interval': val_interval,
                 'param_scheduler.1.end': iters,
-                'param_scheduler.1.milestones': f'[{int(iters * 0.8)}]',
+                'param_scheduler.1.milestones': [int(iters * 0.8)],
                 'default_hooks.checkpoint.interval': val_interval,
                 'default_hooks.checkpoint.max_keep_ckpts': 1,
             })
@@ -263,7 +266,7 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                 run_dir = osp.join(work_root,
                                    f'{run_dir_name(name)}_s{seed}')
                 path, techs = _compose_row(name, base_config, recipe,
-                                           env or {}, run_dir)
+                                           env or {}, run_dir, opts)
             ckpt = osp.join(run_dir, f'iter_{iters}.pth') if eval_only \
                 else None
             metrics = run_one(path, run_dir, opts, root, env, ckpt)

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 
 import cv2
 
-DEMO_CONFIG = 'configs/droplet/mask_rcnn_r18_fpn_slim_600it_synthetic.py'
+DEMO_CONFIG = 'configs/droplet/mask_rcnn_r18_fpn_slim_400it_synthetic.py'
 
 
 def ensure_dataset(data_root: str, n_train: int, n_val: int, size: int,

@@ -167,9 +167,30 @@ def test_recipe_on_synthetic_is_the_demo_config(monkeypatch):
     from droplet_mmdet.apis.ablation_rows import compose
     base = _base(monkeypatch, 'synthetic')
     demo = Config.fromfile(f'{ROOT}/configs/droplet/'
-                           'mask_rcnn_r18_fpn_slim_600it_synthetic.py')
+                           'mask_rcnn_r18_fpn_slim_400it_synthetic.py')
     cfg = compose(base, ['anchors', 'focal', 'size_weighted',
                          'object_aware_crop', 'blur_noise'])
     assert cfg.model.to_dict() == demo.model.to_dict()
     assert (cfg.train_dataloader.dataset.pipeline ==
             demo.train_dataloader.dataset.pipeline)
+
+
+def test_composed_config_file_holds_the_schedule_it_runs(tmp_path):
+    """config.json of a row is what ran: techniques, schedule and seed,
+    and it loads back (float('inf') bins included)."""
+    from mmengine.config import Config
+    from droplet_mmdet.apis.ablation import _compose_row
+    opts = {'train_cfg.max_iters': 1000, 'param_scheduler.1.end': 1000,
+            'param_scheduler.1.milestones': [800], 'randomness.seed': 1}
+    path, techs = _compose_row(
+        'recipe-focal', f'{ROOT}/configs/droplet/ablation/slim_stock.py',
+        ['anchors', 'focal'], dict(ABLATION_DATA='bubbles'),
+        str(tmp_path), opts)
+    assert techs == ['anchors']
+    cfg = Config.fromfile(path)
+    assert cfg.train_cfg.max_iters == 1000
+    assert cfg.param_scheduler[1].milestones == [800]
+    assert cfg.randomness.seed == 1
+    assert cfg.model.rpn_head.anchor_generator.scales == [3.0]
+    assert cfg.model.rpn_head.loss_cls.type == 'CrossEntropyLoss'
+    assert cfg.val_evaluator.diameter_bins[-1][1] == float('inf')

@@ -63,7 +63,7 @@ def test_config_builds_and_trains_one_step(path, tiny_droplets):
 
 def test_slim_config_has_no_download(tiny_droplets):
     cfg = load_cfg(osp.join(ROOT, 'configs', 'droplet',
-                            'mask_rcnn_r18_fpn_slim_600it_synthetic.py'),
+                            'mask_rcnn_r18_fpn_slim_400it_synthetic.py'),
                    tiny_droplets)
     assert cfg.model.backbone.init_cfg is None
     assert cfg.custom_imports.imports == ['droplet_mmdet']

@@ -136,7 +136,7 @@ def test_dense_frame_returns_all_detections(repo_root):
     from mmdet.structures import DetDataSample
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs', 'droplet',
-                 'mask_rcnn_r18_fpn_slim_600it_synthetic.py'))
+                 'mask_rcnn_r18_fpn_slim_400it_synthetic.py'))
     init_default_scope('mmdet')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).eval()
