@@ -15,7 +15,10 @@
 #       data/zerog_bubbles/annotations --labels bubble --val-pattern C1S0024 \
 #       --image-dir ../shared/datasets/zerog_bubbles/images \
 #       --file-root ../shared/datasets/zerog_bubbles/images
-# Split by recording: val = the 5 frames of C1S0024, train = the other 26.
+# Split by recording: val = the 5 frames of C1S0024, train = the other 26
+# less one frame whose labels belong to another frame (ZEROG_EXCLUDE in
+# droplet_mmdet/datasets/converters/labelme.py; the labelme2coco.py command
+# above keeps it).
 # file_name is the PNG name, relative to ZEROG_ROOT/images/. The 3
 # linestrip shapes of the set are reported and not converted. Both folders
 # end in '/' and are relative to the working directory (run from the
@@ -30,12 +33,12 @@ metainfo = dict(classes=('bubble', ), palette=[(0, 200, 0)])
 zerog_data = dict(type=dataset_type, data_root='', metainfo=metainfo,
                   data_prefix=dict(img=zerog_root + 'images/'))
 # Anchors fitted to the train split by tools/analysis_tools/fit_anchors.py
-# data/zerog_bubbles/annotations/train.json (11,949 boxes, sqrt(w*h)
-# p10/p50/p90 8.4/13.4/23.5 px, mean 15.3 px, h/w p10/p90 0.71/1.38).
+# data/zerog_bubbles/annotations/train.json (11,495 boxes, sqrt(w*h)
+# p10/p50/p90 8.1/13.3/23.1 px, mean 15.2 px, h/w p10/p90 0.71/1.38).
 # Share of boxes matched at IoU 0.3/0.5/0.7: stock (8, ratios 0.5-2)
-# 0.254/0.113/0.049; --iou 0.5 (one scale, like bubble_anchors) [2.5]:
-# 0.972/0.895/0.190; --iou 0.7 --num-scales 2 (the RPN's positive IoU)
-# [3.5, 5.0]: 0.930/0.785/0.479.
+# 0.249/0.109/0.047; --iou 0.5 (one scale, like bubble_anchors) [2.5]:
+# 0.971/0.893/0.191; --iou 0.7 --num-scales 2 (the RPN's positive IoU)
+# [3.5, 5.0]: 0.927/0.780/0.474.
 zerog_anchors = dict(anchor_generator=dict(
     type='AnchorGenerator', scales=[2.5], ratios=[0.71, 1.0, 1.38],
     strides=[4, 8, 16, 32, 64]))
@@ -43,7 +46,7 @@ zerog_anchors_2s = dict(anchor_generator=dict(
     type='AnchorGenerator', scales=[3.5, 5.0], ratios=[0.71, 1.0, 1.38],
     strides=[4, 8, 16, 32, 64]))
 # NWD constant C: mean sqrt(w*h) of the train boxes (fit_anchors.py)
-zerog_nwd_constant = 15.3
+zerog_nwd_constant = 15.2
 
 # Polygons stay polygons through crop and flip (PolygonMasks): ~500
 # full-frame bitmaps per 1024 x 1024 frame would cost 500 MB per sample.
