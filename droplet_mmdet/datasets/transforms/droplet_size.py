@@ -30,6 +30,8 @@ from mmcv.transforms import BaseTransform
 from mmdet.datasets.transforms import PackDetInputs
 from mmdet.registry import TRANSFORMS
 
+from ...models.losses.size_weight import box_sizes
+
 SIZES = 'gt_droplet_sizes'
 SIZE_IDS = 'gt_droplet_size_ids'
 SIZE_H = 'droplet_size_homography'
@@ -67,8 +69,7 @@ class RecordDropletSize(BaseTransform):
         boxes = results.get('gt_bboxes', None)
         if boxes is None:
             return results
-        wh = (boxes.tensor[:, 2:4] - boxes.tensor[:, 0:2]).clamp(min=0)
-        sizes = (wh[:, 0] * wh[:, 1]).sqrt().numpy().astype(np.float32)
+        sizes = box_sizes(boxes.tensor).numpy().astype(np.float32)
         ids = results.get('gt_instances_ids', None)
         if ids is None:
             ids = np.arange(len(sizes), dtype=np.int32)

@@ -15,7 +15,6 @@ divided by their mean, so the loss keeps its overall scale and only the
 balance between small and large droplets changes. ``gamma = 0`` turns the
 weighting off (all weights 1).
 """
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -44,11 +43,3 @@ def size_weights(sizes: Tensor, s_ref: float = 24.0, gamma: float = 1.0,
     if normalize:
         w = w / w.mean()
     return w
-
-
-def size_weights_for(boxes: Tensor, cfg: Optional[dict]) -> Tensor:
-    """:func:`size_weights` of (K, 4) boxes with a config dict (or None:
-    all ones)."""
-    if not cfg:
-        return boxes.new_ones(boxes.shape[0])
-    return size_weights(box_sizes(boxes), **cfg)
