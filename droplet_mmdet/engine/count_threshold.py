@@ -10,6 +10,7 @@ import json
 import os.path as osp
 from typing import Optional, Tuple
 
+from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmdet.registry import HOOKS
 
@@ -28,6 +29,7 @@ class CountThresholdHook(Hook):
     def __init__(self, prefix: str = 'droplet') -> None:
         self.prefix = prefix
 
+    @master_only  # one writer: every rank has the same metrics
     def after_val_epoch(self, runner, metrics=None) -> None:
         key = f'{self.prefix}/count_thr'
         if not metrics or key not in metrics:
