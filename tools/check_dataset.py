@@ -5,9 +5,13 @@
     python tools/check_dataset.py ANN.json --img-dir DIR --repair OUT.json
 
 Each problem is printed with the file, image or annotation it concerns.
---repair writes a copy with only the safe fixes (paths, ids, clipped boxes,
-short polygons, zero areas) and says how many of each it changed; what it
-cannot fix is listed and makes the command exit with status 1.
+--repair writes a copy with only the safe fixes (paths, image and
+annotation ids, boxes and polygons clipped to the image, short polygon
+parts, missing or zero areas recomputed; see droplet_mmdet/datasets/check.py)
+and says how many of each it changed and which annotations it dropped (only
+those with nothing left inside the image or of 0 px); what it cannot fix
+(missing images, ambiguous duplicate image ids, ...) is listed and makes
+the command exit with status 1.
 """
 import argparse
 import json
@@ -24,7 +28,8 @@ def main():
     g.add_argument('--repair', metavar='OUT_JSON')
     p.add_argument('--max-lines', type=int, default=50)
     args = p.parse_args()
-    from droplet_mmdet.datasets.check import check_coco, repair_coco
+    from droplet_mmdet.datasets.check import (check_coco, dropped_count,
+                                              repair_coco)
     from droplet_mmdet.evaluation.coco_utils import load_json
     try:
         data = load_json(args.ann_file)
@@ -44,13 +49,18 @@ def main():
     if args.strict and problems:
         sys.exit(1)
     if args.repair:
-        fixed, changes = repair_coco(data)
+        fixed, changes, notes = repair_coco(data)
         with open(args.repair, 'w') as f:
             json.dump(fixed, f)
+        for line in notes[:args.max_lines]:
+            print(line)
+        if len(notes) > args.max_lines:
+            print(f'... and {len(notes) - args.max_lines} more')
         print(f'wrote {args.repair}; changed: ' + (', '.join(
             f'{k} {v}' for k, v in sorted(changes.items())) or 'nothing') +
               f'; annotations {len(data["annotations"])} -> '
-              f'{len(fixed["annotations"])}')
+              f'{len(fixed["annotations"])} ({dropped_count(changes)} '
+              'dropped)')
         left = [pr for pr in check_coco(fixed, args.img_dir, args.repair)
                 if not pr.safe]
         if left:

@@ -5,6 +5,8 @@
 Writes OUT/droplets.csv (image, frame, id, centroid, area, equivalent
 diameter in px and um, circularity, score), OUT/summary.csv (count, mean
 diameter, CV per image), OUT/size_histogram.png and OUT/overlays/*.png.
+A frame without droplets gets a summary row with count 0 and empty mean
+and CV cells; every output is written however many frames are empty.
 Frames larger than --tile are predicted in overlapping tiles and merged.
 Droplets are counted at the calibrated count threshold stored beside the
 checkpoint by training (count_threshold.json), else at the config's

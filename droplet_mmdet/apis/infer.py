@@ -3,6 +3,12 @@
 ``tools/infer.py`` is the command-line shell around :func:`run_inference`.
 Writes ``droplets.csv`` (one row per droplet), ``summary.csv`` (one row per
 image or video frame), ``size_histogram.png`` and outline overlays.
+
+A frame without droplets (videos often start empty) has its ``summary.csv``
+row with ``count`` 0 and empty cells for the mean diameter(s) and the CV (a
+mean of no droplets is undefined, and a 0 would pull down any average over
+frames); it has no ``droplets.csv`` rows. Every output is written whatever
+frames are empty, also when all of them are.
 """
 import csv
 import os
@@ -84,6 +90,36 @@ def size_histogram(diameters: List[float], out_file: str,
     plt.close(fig)
 
 
+def summary_fields(px_size: Optional[float] = None) -> List[str]:
+    """Columns of ``summary.csv``; ``mean_diameter_um`` with a pixel
+    size."""
+    return ['image', 'frame', 'count', 'mean_diameter_px',
+            'cv_diameter_pct'] + (['mean_diameter_um'] if px_size else [])
+
+
+def summary_row(name: str, frame: int, rows: List[Dict[str, float]],
+                px_size: Optional[float] = None
+                ) -> Dict[str, Optional[float]]:
+    """One ``summary.csv`` row from the :func:`measure` rows of a frame:
+    every column of :func:`summary_fields`, with None (an empty cell) for
+    the means and the CV of a frame without droplets."""
+    stats = summarize(rows) if rows else {}
+    row = dict(image=name, frame=frame, count=len(rows))
+    for key in summary_fields(px_size)[3:]:
+        row[key] = stats.get(key)
+    return row
+
+
+def write_summary(summaries: List[Dict[str, Optional[float]]],
+                  out_file: str, px_size: Optional[float] = None) -> None:
+    """``summary.csv`` with the fixed columns of :func:`summary_fields`
+    (a header only when there is no frame)."""
+    with open(out_file, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=summary_fields(px_size))
+        writer.writeheader()
+        writer.writerows(summaries)
+
+
 def resolve_score_thr(score_thr: Optional[float], checkpoint: str,
                       cfg=None) -> Tuple[float, str]:
     """The counting threshold and where it comes from: ``score_thr`` if
@@ -108,8 +144,14 @@ def run_inference(predict_fn, source: str, out_dir: str,
                   ) -> List[Dict[str, float]]:
     """Predict every frame of ``source`` and write the outputs.
 
+    Args:
+        predict_fn: tiles -> detections per tile (see
+            :func:`~droplet_mmdet.apis.slicing.predict_frame`).
+        px_size: micrometres per pixel; adds ``diameter_um`` and
+            ``mean_diameter_um`` and puts the histogram in um.
+
     Returns:
-        list[dict]: the per-frame summary rows.
+        list[dict]: the per-frame summary rows (:func:`summary_row`).
     """
     os.makedirs(out_dir, exist_ok=True)
     if overlays:
@@ -135,14 +177,11 @@ def run_inference(predict_fn, source: str, out_dir: str,
                 writer.writerow(dict(image=name, frame=k, **r))
             all_diams += [r['diameter_um' if px_size else 'diameter_px']
                           for r in rows]
-            summaries.append(dict(image=name, frame=k, **summarize(rows)))
+            summaries.append(summary_row(name, k, rows, px_size))
             if overlays:
                 stem = osp.splitext(name)[0] + (f'_{k:05d}' if k else '')
                 cv2.imwrite(osp.join(out_dir, 'overlays', stem + '.png'),
                             draw_detections(img, dets))
-    with open(osp.join(out_dir, 'summary.csv'), 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(summaries[0]))
-        writer.writeheader()
-        writer.writerows(summaries)
+    write_summary(summaries, osp.join(out_dir, 'summary.csv'), px_size)
     size_histogram(all_diams, osp.join(out_dir, 'size_histogram.png'), unit)
     return summaries

@@ -58,16 +58,21 @@ def test_check_finds_every_kind(tmp_path):
 
 def test_repair_fixes_only_safe_and_counts(tmp_path):
     data = _messy(tmp_path)
-    fixed, changes = repair_coco(data)
-    assert changes['windows_path'] == 1
-    assert changes['short_polygon'] == 1
-    assert changes['box_outside_image'] == 1
-    assert changes['zero_area'] == 1
-    assert len(fixed['annotations']) == len(data['annotations']) - 1
+    fixed, changes, notes = repair_coco(data)
+    # ids in use go up to 9 (an annotation's unknown image): image 0 -> 10
+    assert changes == dict(windows_path=1, image_id_zero=1, short_polygon=1,
+                           box_outside_image=1, area_recomputed=1,
+                           annotation_id_renumbered=5)
+    assert notes == ['image 0 (a.png): now 10, with its annotations']
+    assert len(fixed['annotations']) == len(data['annotations'])  # lossless
     ids = [a['id'] for a in fixed['annotations']]
     assert ids == list(range(1, len(ids) + 1))
-    assert min(im['id'] for im in fixed['images']) == 1
+    assert [im['id'] for im in fixed['images']] == [10, 1, 2, 3]
+    assert [a['image_id'] for a in fixed['annotations']] == [10] * 4 + [9]
     assert fixed['annotations'][1]['bbox'] == [55, 45, 5, 5]
+    assert fixed['annotations'][1]['segmentation'] == [
+        [10, 10, 20, 10, 20, 20, 10, 20]]
+    assert fixed['annotations'][2]['area'] == 100.0  # was 0: recomputed
     left = {p.kind for p in check_coco(fixed, str(tmp_path / 'imgs'))
             if not p.safe}
     assert left == {'missing_image', 'unreadable_image', 'size_mismatch',
@@ -89,8 +94,8 @@ def test_check_tool_strict_and_repair(tmp_path):
                           str(tmp_path / 'imgs'), '--repair', str(out)],
                          capture_output=True, text=True, env=tool_env())
     assert rep.returncode == 1  # what needs a person is left
-    assert 'windows_path 1' in rep.stdout and 'annotations 5 -> 4' in \
-        rep.stdout
+    assert 'windows_path 1' in rep.stdout and \
+        'annotations 5 -> 5 (0 dropped)' in rep.stdout
     assert json.loads(out.read_text())['images'][0]['file_name'] == 'a.png'
 
 

@@ -97,8 +97,9 @@ def test_missing_image_is_reported_never_dropped(tmp_path):
     assert conv.missing_images == [
         f"{osp.join(lm, 'rec_S02_2.json')}: image not found: "
         f"{osp.join(lm, 'rec_S02_2.png')} nor "
-        f"{osp.join(imgs, 'rec_S02_2.png')} (image and its 2 shapes not "
-        'converted)'
+        f"{osp.join(imgs, 'rec_S02_2.png')} nor "
+        f"{tmp_path / 'images' / 'rec_S02_2.png'} (image and its 2 shapes "
+        'not converted)'
     ]
     assert len(conv.report) == 2  # + the linestrip
     # without --image-dir the bare and the Windows names are not found
@@ -111,12 +112,77 @@ def test_missing_image_is_reported_never_dropped(tmp_path):
          '--image-dir', imgs], capture_output=True, text=True,
         env=tool_env())
     assert tool.returncode == 1
-    assert 'rec_S02_2.json: image not found' in tool.stdout
-    assert '1 images not found' in tool.stderr
+    assert 'rec_S02_2.json: image not found' in tool.stderr
+    assert '1 images not found, nothing written' in tool.stderr
+    assert not (tmp_path / 'out').exists()
     with pytest.raises(FileNotFoundError, match='rec_S02_2.json: image not'):
         prepare_labelme_split(lm, str(tmp_path / 'prep'), 'S02',
                               image_dir=imgs, verbose=False)
     assert not osp.exists(tmp_path / 'prep' / 'train.json')
+
+
+def _sibling_layout(tmp_path):
+    """The labelme / X-AnyLabeling layout: root/labels/*.json beside
+    root/images/*.png, imagePath = the bare file name."""
+    root = tmp_path / 'set'
+    (root / 'labels').mkdir(parents=True)
+    (root / 'images').mkdir()
+    cv2.imwrite(str(root / 'images' / 'a.png'), np.zeros((64, 64), np.uint8))
+    (root / 'labels' / 'a.json').write_text(json.dumps(
+        _doc('a.png', [RECT, CIRCLE])))
+    return root
+
+
+def test_sibling_images_folder_is_found(tmp_path):
+    root = _sibling_layout(tmp_path)
+    conv = convert_labelme_folder(str(root / 'labels'))
+    assert conv.missing_images == []
+    assert [im['file_name'] for im in conv.cocos['all']['images']] == [
+        str(root / 'images' / 'a.png')]
+    out = tmp_path / 'coco' / 'train.json'
+    tool = subprocess.run([PYTHON, TOOL, str(root / 'labels'), str(out)],
+                          capture_output=True, text=True, env=tool_env())
+    assert tool.returncode == 0, tool.stderr
+    coco = json.loads(out.read_text())
+    assert len(coco['annotations']) == 2
+    assert [osp.isfile(osp.join(out.parent, im['file_name']))
+            for im in coco['images']] == [True]
+
+
+def test_missing_image_is_an_error_or_a_listed_skip(tmp_path):
+    root = _sibling_layout(tmp_path)
+    (root / 'labels' / 'b.json').write_text(json.dumps(
+        _doc('b.png', [RECT])))
+    out = tmp_path / 'coco' / 'train.json'
+    tool = subprocess.run([PYTHON, TOOL, str(root / 'labels'), str(out)],
+                          capture_output=True, text=True, env=tool_env())
+    assert tool.returncode == 1
+    assert f"{root / 'labels' / 'b.json'}: image not found" in tool.stderr
+    assert str(root / 'images' / 'b.png') in tool.stderr  # paths tried
+    assert not out.exists()
+    tool = subprocess.run([PYTHON, TOOL, str(root / 'labels'), str(out),
+                           '--skip-missing'],
+                          capture_output=True, text=True, env=tool_env())
+    assert tool.returncode == 0, tool.stderr
+    assert '1 frames left out (--skip-missing)' in tool.stdout
+    assert f"{root / 'labels' / 'b.json'}: image not found" in tool.stdout
+    coco = json.loads(out.read_text())
+    assert [im['file_name'] for im in coco['images']] == ['../set/images/'
+                                                          'a.png']
+
+
+def test_img_dir_flag(tmp_path):
+    lm, imgs = _labelme_set(tmp_path)
+    out = tmp_path / 'all.json'
+    tool = subprocess.run([PYTHON, TOOL, lm, str(out), '--img-dir', imgs,
+                           '--labels', 'bubble'],
+                          capture_output=True, text=True, env=tool_env())
+    assert tool.returncode == 0, tool.stderr
+    coco = json.loads(out.read_text())
+    assert sorted(osp.basename(im['file_name']) for im in coco['images']) \
+        == ['rec_S01_1.png', 'rec_S01_2.png', 'rec_S02_1.png']
+    assert all(osp.isfile(osp.join(tmp_path, im['file_name']))
+               for im in coco['images'])
 
 
 def test_tool_writes_train_and_val(tmp_path):

@@ -180,3 +180,49 @@ def test_union_mask_polygons_equal_bitmaps():
     padded = union_mask(pm, (96, 112))
     assert padded.shape == (96, 112) and padded.sum() == expected.sum()
     assert not union_mask(PolygonMasks([], 80, 100), (80, 100)).any()
+
+
+def _whole(out, full_areas):
+    """Droplets that ``out`` keeps with their full mask area."""
+    return sum(1 for a in out['gt_masks'].areas if a in full_areas)
+
+
+def test_crop_keeps_min_objects_when_a_window_can():
+    """min_objects=2: three droplets of which any two fit a 60 px crop, so
+    every crop is a sampled window with >= 2 droplets whole; no fallback."""
+    discs = ((60, 60, 6), (100, 60, 6), (80, 95, 6))
+    t = ObjectAwareRandomCrop(crop_size=(60, 60), min_objects=2,
+                              min_visible=1.0, max_tries=200)
+    np.random.seed(0)
+    kept = []
+    full = list(_results(discs=discs)['gt_masks'].areas)
+    for _ in range(30):
+        out = t.transform(_results(discs=discs))
+        kept.append(_whole(out, full))
+    assert min(kept) >= 2
+    assert t.counts == dict(sampled=30, centred=0, empty=0)
+
+
+def test_crop_fallback_is_counted_warned_and_keeps_one():
+    """min_objects=2 with droplets too far apart for any 48 px crop: every
+    crop falls back to centring on one droplet, which is kept whole, with
+    fewer than min_objects (as documented); counted, and warned at the 1st
+    and 10th fallback only."""
+    discs = ((20, 20, 6), (180, 180, 6), (20, 180, 6))
+    t = ObjectAwareRandomCrop(crop_size=(48, 48), min_objects=2,
+                              min_visible=1.0, max_tries=5)
+    full = list(_results(discs=discs)['gt_masks'].areas)
+    np.random.seed(1)
+    with pytest.warns(UserWarning) as record:
+        for _ in range(12):
+            res = _results(discs=discs)
+            res['img_path'] = 'frame_7.png'
+            out = t.transform(res)
+            assert len(out['gt_bboxes']) == 1 == _whole(out, full)
+    assert t.counts == dict(sampled=0, centred=12, empty=0)
+    msgs = [str(w.message) for w in record
+            if 'ObjectAwareRandomCrop' in str(w.message)]
+    assert len(msgs) == 2
+    assert 'frame_7.png' in msgs[0] and '>= 2 objects' in msgs[0]
+    assert 'Fallbacks so far in this process: 1 of 1 crops' in msgs[0]
+    assert 'Fallbacks so far in this process: 10 of 10 crops' in msgs[1]

@@ -182,3 +182,38 @@ def test_dense_frame_with_300_droplets(tmp_path):
     assert out['count_mae'] == 0
     assert out['matched_pct'] == pytest.approx(100.0)
     assert out['diam_err_px'] == pytest.approx(0.0)
+
+
+def _empty_samples(img_ids):
+    return [dict(img_id=i, pred_instances=dict(
+        bboxes=torch.zeros((0, 4)), scores=torch.zeros(0),
+        labels=torch.zeros(0, dtype=torch.long),
+        masks=torch.zeros((0, H, W), dtype=torch.bool))) for i in img_ids]
+
+
+def test_no_prediction_on_frames_with_droplets_is_ap_zero(tmp_path):
+    """A model that predicts nothing scores AP 0, not -1 ("not evaluated");
+    -1 stays for a size bin without a true droplet."""
+    path, discs = _coco_file(tmp_path, first_id=1, cat_id=1)
+    out = _run(path, _empty_samples(discs))
+    for key in ('segm_mAP', 'segm_mAP_50', 'segm_mAP_75', 'bbox_mAP',
+                'bbox_mAP_50', 'bbox_mAP_75', 'AP_d22-26', 'R50_d22-26',
+                'AP_target', 'R50_target'):
+        assert out[key] == 0.0, key
+    # diameters 10, 12, 16, 20, 24 px: nothing in 26-32 px to score
+    assert out['AP_d26-32'] == -1.0 and out['R50_d26-32'] == -1.0
+    assert out['count_mae'] == pytest.approx(2.5)
+    assert out['count_mre'] == pytest.approx(100.0)
+    # one frame empty, the other perfect: its 2 droplets of 5 found
+    out = _run(path, _empty_samples([1]) + _samples(discs)[1:])
+    assert out['segm_mAP_50'] == pytest.approx(0.4, abs=0.01)
+    assert out['AP_d26-32'] == -1.0
+
+
+def test_no_ground_truth_and_no_prediction_is_not_evaluated(tmp_path):
+    path = tmp_path / 'empty.json'
+    path.write_text(json.dumps(dict(
+        images=[dict(id=1, file_name='a.png', height=H, width=W)],
+        annotations=[], categories=[dict(id=1, name='bubble')])))
+    out = _run(str(path), _empty_samples([1]))
+    assert out['segm_mAP'] == -1.0 and out['bbox_mAP'] == -1.0

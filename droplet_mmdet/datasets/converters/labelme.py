@@ -6,11 +6,13 @@ linestrips, points, masks) is not converted and is listed in the report with
 its file and label, never dropped silently. Circles become polygons of
 ``circle_points`` vertices on the true circle.
 
-Images: ``imagePath`` is taken relative to the labelme file's folder; when
-no file is there and ``image_dir`` is given, the file of the same name in
-``image_dir`` is used (annotation tools often store the bare file name). An
-image found in neither place is a report line naming the labelme file and
-the paths tried, and that image (with its shapes) is left out.
+Images (:func:`find_image`): ``imagePath`` is taken relative to the
+labelme file's folder; when no file is there, the file of the same name in
+``image_dir`` (if given), then in the ``images/`` folder beside the labelme
+file's folder (the labelme / X-AnyLabeling layout ``labels/`` +
+``images/`` with ``imagePath`` = the bare file name). An image found in
+none of these places is a report line naming the labelme file and the
+paths tried, and that image (with its shapes) is left out.
 
 :func:`convert_labelme_folder` converts a folder into one COCO dict or, with
 a file-name pattern, into a train/val pair (split by recording, say);
@@ -65,12 +67,18 @@ def find_image(json_path: str, image_path: str,
                                                          List[str]]:
     """``(path, tried)``: the image of a labelme file (None if not found)
     and every path looked at, in order: ``imagePath`` relative to the json's
-    folder, then its file name in ``image_dir``."""
+    folder, its file name in ``image_dir`` (if given), then its file name in
+    the sibling ``images/`` folder (``root/labels/a.json`` ->
+    ``root/images/a.png``)."""
     image_path = image_path.replace('\\', '/')
-    tried = [osp.normpath(osp.join(osp.dirname(json_path), image_path))]
+    name = osp.basename(image_path)
+    json_dir = osp.dirname(json_path)
+    tried = [osp.normpath(osp.join(json_dir, image_path))]
     if image_dir is not None:
-        tried.append(osp.normpath(osp.join(image_dir,
-                                           osp.basename(image_path))))
+        tried.append(osp.normpath(osp.join(image_dir, name)))
+    sibling = osp.normpath(osp.join(json_dir, '..', 'images', name))
+    if sibling not in tried:
+        tried.append(sibling)
     for path in tried:
         if osp.isfile(path):
             return path, tried

@@ -55,7 +55,11 @@ def sample_crop_offset(boxes: np.ndarray, image_hw: Tuple[int, int],
 
     * no boxes at all: one uniform offset (``'empty'``), like ``RandomCrop``;
     * no try succeeded: the window centred on a random box, clipped to the
-      image (``'centred'``), which keeps that box whole when it fits.
+      image (``'centred'``), which keeps that box whole when it fits; it
+      may keep fewer than ``min_objects`` boxes and ignores
+      ``fg_ratio_range``.
+
+    An image with fewer boxes than ``min_objects`` needs all of them.
 
     Args:
         boxes: (K, 4) xyxy boxes.

@@ -1,4 +1,5 @@
 """Object-aware random crop for small, dense droplets."""
+import warnings
 from typing import Optional, Tuple
 
 import numpy as np
@@ -14,13 +15,23 @@ from .crop_sampling import sample_crop_offset
 class ObjectAwareRandomCrop(RandomCrop):
     """``RandomCrop`` whose window keeps droplets.
 
-    Every crop keeps at least ``min_objects`` objects whose visible (box)
-    fraction is at least ``min_visible``, optionally with a foreground ratio
-    inside ``fg_ratio_range``. Offsets are tried ``max_tries`` times; then
-    the crop is centred on a random object. An image with no objects gets a
-    single uniform crop (never a loop); it is kept only with
-    ``allow_negative_crop=True`` (else the dataset draws another image, as
-    with ``RandomCrop``).
+    Up to ``max_tries`` uniform offsets are tried; the first window that
+    keeps at least ``min_objects`` objects (all of them in an image with
+    fewer) whose visible (box) fraction is at least ``min_visible``, and
+    whose foreground ratio is inside ``fg_ratio_range`` if given, is the
+    crop. Only such crops are guaranteed to keep ``min_objects``.
+
+    **Fallback** when no try succeeds (objects too far apart, a
+    foreground bound that no window meets, too few tries): the window is
+    centred on one random object, clipped to the image. That keeps this
+    object whole when it fits in the crop, but it may keep fewer than
+    ``min_objects`` objects and ignores ``fg_ratio_range``. Fallbacks are
+    counted in ``counts['centred']`` (beside ``'sampled'`` and ``'empty'``;
+    per process, so per dataloader worker) and reported with a
+    ``UserWarning`` at the 1st, 10th, 100th, ... fallback of a process.
+    An image with no objects gets a single uniform crop (never a loop,
+    ``counts['empty']``); it is kept only with ``allow_negative_crop=True``
+    (else the dataset draws another image, as with ``RandomCrop``).
 
     Cut objects follow mmdet's ``RandomCrop``: boxes are clipped, masks
     cropped, boxes recomputed from masks (``recompute_bbox=True`` here).
@@ -82,14 +93,31 @@ class ObjectAwareRandomCrop(RandomCrop):
         self.min_visible_area = min_visible_area
         self._boxes = np.zeros((0, 4), np.float32)
         self._image_hw = (0, 0)
+        self._img_path = None
+        self.counts = dict(sampled=0, centred=0, empty=0)
 
     @cache_randomness
     def _rand_offset(self, margin: Tuple[int, int]) -> Tuple[int, int]:
         h, w = self._image_hw
         crop_hw = (h - margin[0], w - margin[1])
-        oy, ox, _ = sample_crop_offset(self._boxes, self._image_hw, crop_hw,
-                                       self.min_objects, self.min_visible,
-                                       self.fg_ratio_range, self.max_tries)
+        oy, ox, how = sample_crop_offset(self._boxes, self._image_hw,
+                                         crop_hw, self.min_objects,
+                                         self.min_visible,
+                                         self.fg_ratio_range, self.max_tries)
+        self.counts[how] += 1
+        n = self.counts['centred']
+        if how == 'centred' and n == 10**(len(str(n)) - 1):  # 1, 10, 100
+            rules = f'>= {self.min_objects} objects at >= ' \
+                f'{self.min_visible} visible' + (
+                    f', foreground ratio in {self.fg_ratio_range}'
+                    if self.fg_ratio_range is not None else '')
+            warnings.warn(
+                f'ObjectAwareRandomCrop: no window of {self.max_tries} '
+                f'tries kept {rules} in {self._img_path or "an image"} '
+                f'(crop {crop_hw[1]}x{crop_hw[0]}); centred on one object '
+                'instead, which may keep fewer objects. Fallbacks so far '
+                f'in this process: {n} of {sum(self.counts.values())} '
+                'crops.')
         return oy, ox
 
     def _drop_small_remnants(self, results: dict) -> dict:
@@ -120,6 +148,7 @@ class ObjectAwareRandomCrop(RandomCrop):
         self._boxes = np.zeros((0, 4), np.float32) if boxes is None else \
             boxes.numpy().reshape(-1, 4)
         self._image_hw = image_size
+        self._img_path = results.get('img_path', None)
         results = self._crop_data(results, crop_size, self.allow_negative_crop)
         if results is None:
             return None

@@ -55,19 +55,18 @@ def _valid_mean(x: np.ndarray) -> float:
     return float(x[x > -1].mean()) if (x > -1).any() else -1.0
 
 
-def _mean_ap(ev: Optional[COCOeval], iou: Optional[float] = None,
+def _mean_ap(ev: COCOeval, iou: Optional[float] = None,
              area: int = 0) -> float:
     """COCO AP at the largest ``maxDets`` for area range ``area`` of
-    ``ev.params.areaRng``, over IoU 0.5:0.95 or at one IoU; -1 when nothing
-    was evaluated.
+    ``ev.params.areaRng``, over IoU 0.5:0.95 or at one IoU; -1 when there
+    is no true droplet in that range (0 when there are droplets and no
+    detection).
 
     Not ``COCOeval.stats[0]``: pycocotools computes that one at
     ``maxDets=100`` whatever ``params.maxDets`` says, which caps AP on
     frames with more than 100 droplets (``stats[1]``/``[2]`` use the
     largest).
     """
-    if ev is None:
-        return -1.0
     p = ev.eval['precision'][:, :, :, area, -1]  # [IoU, recall, class]
     if iou is not None:
         p = p[np.isclose(ev.params.iouThrs, iou)]
@@ -171,12 +170,24 @@ class DropletMetric(BaseMetric):
                 dets.append(det)
         return dets
 
+    @staticmethod
+    def _no_detections(coco_gt: COCO) -> COCO:
+        """An empty result set (``COCO.loadRes`` refuses an empty list)."""
+        coco_dt = COCO()
+        coco_dt.dataset = dict(images=list(coco_gt.dataset['images']),
+                               categories=list(coco_gt.dataset['categories']),
+                               annotations=[])
+        coco_dt.createIndex()
+        return coco_dt
+
     def _evaluate(self, coco_gt: COCO, dets: List[dict], iou_type: str,
-                  area_rngs=None):
-        if not dets:
-            return None
+                  area_rngs=None) -> COCOeval:
+        """COCOeval, also without a single detection: that scores AP and
+        recall 0 wherever there are true droplets (a model that finds
+        nothing has AP 0, not "not evaluated")."""
         with contextlib.redirect_stdout(io.StringIO()):
-            coco_dt = coco_gt.loadRes(dets)
+            coco_dt = coco_gt.loadRes(dets) if dets else \
+                self._no_detections(coco_gt)
             ev = COCOeval(coco_gt, coco_dt, iou_type)
             ev.params.maxDets = [100, 300, self.max_dets]
             if area_rngs is not None:
@@ -197,8 +208,7 @@ class DropletMetric(BaseMetric):
         ev = self._evaluate(coco_gt, dets, iou_type, rngs)
         for a, (name, _) in enumerate(rngs[1:], start=1):
             out[f'AP_{name}'] = _mean_ap(ev, area=a)
-            out[f'R50_{name}'] = _valid_mean(
-                ev.eval['recall'][0, :, a, -1]) if ev else -1.0
+            out[f'R50_{name}'] = _valid_mean(ev.eval['recall'][0, :, a, -1])
 
     def _count_and_size(self, coco_gt: COCO, results: List[dict],
                         out: Dict[str, float]) -> None:
