@@ -199,6 +199,23 @@ def _compose_row(row: str, base_config: str, recipe: Sequence[str],
     return path, techs
 
 
+def _norm_paths(value):
+    """``value`` with every string that names an existing path resolved
+    (``/a/x/../data/`` and ``/a/data`` are the same data)."""
+    if isinstance(value, dict):
+        return {k: _norm_paths(v) for k, v in value.items()}
+    if isinstance(value, str) and os.path.exists(value):
+        return osp.realpath(value)
+    return value
+
+
+def same_setup(prev: Dict, setup: Dict) -> bool:
+    """Whether an earlier results file used ``setup`` (schedule, options,
+    environment), paths compared after resolving them."""
+    return all(_norm_paths(prev.get(k)) == _norm_paths(v)
+               for k, v in setup.items())
+
+
 def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                  data_options: Dict[str, str], iters: int, work_root: str,
                  out: str, root: str, env: Optional[Dict[str, str]] = None,
@@ -236,7 +253,7 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             prev = json.load(f)
         prev.setdefault('val_interval', prev.get('iters'))
         prev.setdefault('recipe', list(recipe))
-        if all(prev.get(k) == v for k, v in setup.items()):
+        if same_setup(prev, setup):
             runs = prev['runs']
             log(f'{out}: keeping {len(runs)} finished runs')
         else:

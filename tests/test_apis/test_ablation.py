@@ -63,6 +63,29 @@ def test_resume_ignores_runs_of_another_schedule(tmp_path):
     assert any('not resuming' in m for m in logs)
 
 
+def test_resume_sees_the_same_data_through_another_path_spelling(tmp_path):
+    # the data root spelled with '..' (tools/benchmark.py's default) is the
+    # same data: its runs are kept; another folder is other data
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'repo').mkdir()
+    (tmp_path / 'other').mkdir()
+    out = str(tmp_path / 'ablation.json')
+    _write(out, [_run('slim_stock', 0, 0.4)],
+           env=dict(BUBBLES_ROOT=str(tmp_path / 'data') + '/'))
+    rows = run_ablation(['configs/slim_stock.py'], [0], {}, 200,
+                        str(tmp_path / 'w'), out, ROOT,
+                        env=dict(BUBBLES_ROOT=str(tmp_path) + '/repo/../data/'),
+                        resume=True, log=lambda *a: None)
+    assert rows[0]['segm_mAP'] == pytest.approx(0.4)
+    logs = []
+    with pytest.raises(RuntimeError, match='training failed'):
+        run_ablation(['configs/slim_stock.py'], [0], {}, 200,
+                     str(tmp_path / 'w'), out, ROOT,
+                     env=dict(BUBBLES_ROOT=str(tmp_path / 'other') + '/'),
+                     resume=True, log=logs.append)
+    assert any('not resuming' in m for m in logs)
+
+
 def test_eval_only_names_the_missing_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError,
                        match=r'slim_stock_s0.iter_200\.pth'):
