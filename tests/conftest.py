@@ -19,7 +19,7 @@ def tiny_droplets(tmp_path_factory):
     """6 train + 2 val synthetic 128 x 128 frames (COCO, RLE masks)."""
     from droplet_mmdet.datasets.synthetic import FrameSpec, generate_dataset
     out = str(tmp_path_factory.mktemp('tiny_droplets'))
-    generate_dataset(out, FrameSpec(height=128, width=128),
+    generate_dataset(out, FrameSpec.v1(height=128, width=128),
                      dict(train=6, val=2), seed=1, gallery=2,
                      progress=False)
     return out

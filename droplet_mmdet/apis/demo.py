@@ -21,7 +21,7 @@ def ensure_dataset(data_root: str, n_train: int, n_val: int, size: int,
         bool: True if it was (re)generated.
     """
     from droplet_mmdet.datasets.synthetic import FrameSpec, generate_dataset
-    spec = FrameSpec(height=size, width=size)
+    spec = FrameSpec.v1(height=size, width=size)
     recipe = dict(spec=spec.to_dict(), train=n_train, val=n_val, seed=seed)
     marker = osp.join(data_root, 'recipe.json')
     if osp.isfile(marker):

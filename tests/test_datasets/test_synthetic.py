@@ -1,4 +1,8 @@
-"""The synthetic droplet generator: exact masks, determinism, COCO output."""
+"""The synthetic droplet generator: exact masks, determinism, COCO output.
+
+The v1 look (``FrameSpec.v1()``) is tested here; realism v2 in
+``test_synthetic_v2.py``.
+"""
 import hashlib
 import json
 import os
@@ -31,8 +35,8 @@ def _inside(drop, h, w):
 @pytest.mark.parametrize('layout', ['sparse', 'packed', 'channel'])
 def test_masks_follow_the_mask_rule(layout):
     h = w = 160
-    img, drops, info = render_frame(FrameSpec(height=h, width=w,
-                                              layout=layout), seed=3)
+    img, drops, info = render_frame(FrameSpec.v1(height=h, width=w,
+                                                 layout=layout), seed=3)
     assert info['layout'] == layout
     assert len(drops) > 5
     claimed = np.zeros((h, w), bool)
@@ -47,9 +51,9 @@ def test_masks_follow_the_mask_rule(layout):
         claimed |= full
 
 
-def test_default_size_is_400_to_500_px2():
-    img, drops, _ = render_frame(FrameSpec(layout='sparse', size_cv=0.0,
-                                           max_ellipticity=0.0), seed=5)
+def test_v1_size_is_400_to_500_px2():
+    img, drops, _ = render_frame(FrameSpec.v1(layout='sparse', size_cv=0.0,
+                                              max_ellipticity=0.0), seed=5)
     whole = [d for d in drops if not d.cut]
     areas = np.array([d.area for d in whole])
     diam = np.array([d.diameter for d in whole])
@@ -61,15 +65,15 @@ def test_default_size_is_400_to_500_px2():
 
 
 def test_border_cut_flag_and_option():
-    _, drops, _ = render_frame(FrameSpec(layout='packed',
-                                         cluster_coverage=(1, 1)), seed=2)
+    _, drops, _ = render_frame(FrameSpec.v1(layout='packed',
+                                            cluster_coverage=(1, 1)), seed=2)
     assert any(d.cut for d in drops)
     for d in drops:
         x0, y0 = d.cx - d.a, d.cy - d.a
         x1, y1 = d.cx + d.a, d.cy + d.a
         assert d.cut == (x0 < 0 or y0 < 0 or x1 > 512 or y1 > 512)
-    _, drops, _ = render_frame(FrameSpec(layout='sparse', border_cut=False),
-                               seed=2)
+    _, drops, _ = render_frame(FrameSpec.v1(layout='sparse',
+                                            border_cut=False), seed=2)
     assert not any(d.cut for d in drops)
 
 
@@ -134,7 +138,9 @@ def test_written_coco_matches_truth(tiny_droplets):
         ys, xs = np.nonzero(m)
         assert ann['bbox'] == [xs.min(), ys.min(), xs.max() - xs.min() + 1,
                                ys.max() - ys.min() + 1]
-        if not t['cut_by_border'] and t['visible_area'] > 0.9 * np.pi * (
+        # (a droplet partly hidden by one in front has its mask's mean
+        # off its true centroid: only nearly whole ones)
+        if not t['cut_by_border'] and t['visible_area'] > 0.98 * np.pi * (
                 t['diameter'] / 2)**2:
             assert abs(xs.mean() + 0.5 - t['cx']) < 1.0
     assert min(coco.anns) == 1 and min(coco.imgs) == 1
@@ -143,14 +149,14 @@ def test_written_coco_matches_truth(tiny_droplets):
 
 
 def test_options_change_the_frames():
-    bf, _, i1 = render_frame(FrameSpec(look='brightfield', layout='sparse'),
-                             1)
-    fl, _, i2 = render_frame(FrameSpec(look='fluorescence', layout='sparse'),
-                             1)
+    bf, _, i1 = render_frame(
+        FrameSpec.v1(look='brightfield', layout='sparse'), 1)
+    fl, _, i2 = render_frame(
+        FrameSpec.v1(look='fluorescence', layout='sparse'), 1)
     assert bf.mean() > 100 > fl.mean()  # bright background vs dark
-    _, poly, _ = render_frame(FrameSpec(polydisperse=True, layout='sparse'),
-                              1)
-    _, mono, _ = render_frame(FrameSpec(layout='sparse'), 1)
+    _, poly, _ = render_frame(
+        FrameSpec.v1(polydisperse=True, layout='sparse'), 1)
+    _, mono, _ = render_frame(FrameSpec.v1(layout='sparse'), 1)
     cv = lambda ds: np.std([d.diameter for d in ds]) / np.mean(  # noqa
         [d.diameter for d in ds])
     assert cv(mono) < 0.03 < cv(poly)

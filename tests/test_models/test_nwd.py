@@ -254,8 +254,8 @@ def test_stock_faster_rcnn_with_nwd(tmp_path, monkeypatch):
     from droplet_mmdet.datasets.synthetic import (FrameSpec,
                                                   generate_dataset)
     root = str(tmp_path / 'tiny14')
-    generate_dataset(root, FrameSpec(height=128, width=128,
-                                     mean_area=(150.0, 160.0)),
+    generate_dataset(root, FrameSpec.v1(height=128, width=128,
+                                        mean_area=(150.0, 160.0)),
                      dict(train=2), seed=3, gallery=0, progress=False)
     path = tmp_path / 'mixed.py'
     path.write_text(MIXED.format(root=root))

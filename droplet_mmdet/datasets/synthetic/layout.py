@@ -5,7 +5,7 @@ columns ``cx, cy, a, b, theta``: centre in px (pixel centres at integer + 0.5
 in the frame's continuous coordinates), semi-axes ``a >= b`` in px and the
 orientation of ``a`` in radians.
 """
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -14,24 +14,36 @@ Box = Tuple[float, float, float, float]  # x0, y0, x1, y1 region to fill
 
 def sample_radii(rng: np.random.Generator, n: int, mean_area: float,
                  size_cv: float, polydisperse: bool, poly_cv: float,
-                 max_ellipticity: float) -> np.ndarray:
+                 max_ellipticity: float,
+                 diameter_range: Optional[Tuple[float, float]] = None
+                 ) -> np.ndarray:
     """Semi-axes and orientations for ``n`` droplets.
 
     The *area* ``pi * a * b`` follows a normal law around ``mean_area`` with
     coefficient of variation ``size_cv`` (monodisperse, as from a
-    flow-focusing junction) or a log-normal with CV ``poly_cv``
-    (polydisperse). Ellipticity ``1 - b / a`` is uniform in
+    flow-focusing junction) or, when ``polydisperse``, a log-normal law of
+    mean ``mean_area`` whose equivalent *diameter* has CV ``poly_cv``.
+    Without ``diameter_range`` areas are clipped to 0.2-5 x ``mean_area``;
+    with it, equivalent diameters outside ``(lo, hi)`` px are drawn once
+    more and then clipped into it. Ellipticity ``1 - b / a`` is uniform in
     ``[0, max_ellipticity]`` and the area is kept.
 
     Returns:
         np.ndarray: (n, 3) array of ``a, b, theta``.
     """
-    if polydisperse:
-        sigma = np.sqrt(np.log1p(poly_cv**2))
-        area = mean_area * rng.lognormal(-sigma**2 / 2, sigma, n)
+    def areas():
+        if polydisperse:
+            sigma = 2 * np.sqrt(np.log1p(poly_cv**2))
+            return mean_area * rng.lognormal(-sigma**2 / 2, sigma, n)
+        return mean_area * (1 + size_cv * rng.standard_normal(n))
+
+    area = areas()
+    if diameter_range is None:
+        area = np.clip(area, 0.2 * mean_area, 5 * mean_area)
     else:
-        area = mean_area * (1 + size_cv * rng.standard_normal(n))
-    area = np.clip(area, 0.2 * mean_area, 5 * mean_area)
+        lo, hi = (np.pi / 4 * float(v)**2 for v in diameter_range)
+        out = (area < lo) | (area > hi)
+        area = np.clip(np.where(out, areas(), area), lo, hi)
     ecc = rng.uniform(0, max_ellipticity, n)  # b = a * (1 - ecc)
     a = np.sqrt(area / (np.pi * (1 - ecc)))
     b = a * (1 - ecc)
@@ -59,22 +71,30 @@ def place_sparse(rng: np.random.Generator, shapes: np.ndarray, region: Box,
         np.ndarray: (D', 5) placed droplets, D' <= D.
     """
     x0, y0, x1, y1 = region
-    placed = np.zeros((0, 5))
+    placed = np.zeros((len(shapes), 5))
+    n = 0
     for a, b, theta in shapes:
-        cand = np.stack([rng.uniform(x0, x1, tries_per_droplet),
-                         rng.uniform(y0, y1, tries_per_droplet)], axis=1)
+        cx = rng.uniform(x0, x1, tries_per_droplet)
+        cy = rng.uniform(y0, y1, tries_per_droplet)
         overlap = rng.uniform(0, max_overlap, tries_per_droplet)
-        if len(placed):
-            dist = np.linalg.norm(cand[:, None, :] - placed[None, :, :2],
-                                  axis=2)
-            need = (a + placed[None, :, 2]) * (1 - overlap[:, None])
-            ok = np.flatnonzero((dist >= need).all(axis=1))
-        else:
-            ok = np.arange(tries_per_droplet)
-        if len(ok):
-            cx, cy = cand[ok[0]]
-            placed = np.vstack([placed, [cx, cy, a, b, theta]])
-    return placed
+        first = 0 if n == 0 else None
+        if n:
+            px, py, pa = placed[:n, 0], placed[:n, 1], placed[:n, 2]
+            # the first candidate that keeps its distance to every placed
+            # droplet; most frames find one among the first few
+            for lo, hi in ((0, 4), (4, tries_per_droplet)):
+                dx = cx[lo:hi, None] - px
+                dy = cy[lo:hi, None] - py
+                dist = np.sqrt(dx * dx + dy * dy)
+                need = (a + pa) * (1 - overlap[lo:hi, None])
+                ok = np.flatnonzero((dist >= need).all(axis=1))
+                if len(ok):
+                    first = lo + int(ok[0])
+                    break
+        if first is not None:
+            placed[n] = cx[first], cy[first], a, b, theta
+            n += 1
+    return placed[:n]
 
 
 def place_packed(rng: np.random.Generator, shapes: np.ndarray, region: Box,
@@ -189,3 +209,103 @@ def choose_layout(rng: np.random.Generator, layout: str,
         return layout
     weights = weights or (0.4, 0.4, 0.2)
     return str(rng.choice(['sparse', 'packed', 'channel'], p=weights))
+
+
+def boundary_radius(a: np.ndarray, b: np.ndarray, theta: np.ndarray,
+                    phi: np.ndarray) -> np.ndarray:
+    """Distance from an ellipse's centre to its boundary in direction
+    ``phi`` (frame angle)."""
+    c, s = np.cos(phi - theta), np.sin(phi - theta)
+    return a * b / np.hypot(b * c, a * s)
+
+
+def add_stacked(rng: np.random.Generator, drops: np.ndarray,
+                shapes: np.ndarray, rate: float) -> np.ndarray:
+    """Droplets stacked on others (drawn in front, partly hiding them).
+
+    About ``rate`` per droplet (Poisson), each on a random droplet with its
+    centre ``0.3-0.85 x (r_i + r_new)`` away (``r``: larger semi-axis).
+
+    Args:
+        drops: (D, 5) placed droplets.
+        shapes: (>= K, 3) shapes for the new droplets.
+
+    Returns:
+        np.ndarray: (K, 5) new droplets.
+    """
+    if len(drops) == 0:
+        return np.zeros((0, 5))
+    k = min(int(rng.poisson(rate * len(drops))), len(shapes))
+    base = drops[rng.integers(0, len(drops), k)]
+    phi = rng.uniform(0, 2 * np.pi, k)
+    dist = rng.uniform(0.3, 0.85, k) * (base[:, 2] + shapes[:k, 0])
+    return np.concatenate([np.stack([base[:, 0] + dist * np.cos(phi),
+                                     base[:, 1] + dist * np.sin(phi)], 1),
+                           shapes[:k]], axis=1)
+
+
+def add_satellites(rng: np.random.Generator, drops: np.ndarray, rate: float,
+                   min_parent: float = 16.0, min_diameter: float = 5.0
+                   ) -> Tuple[np.ndarray, np.ndarray]:
+    """Small satellite droplets beside their parents, as a break-up leaves
+    them (labelled droplets, unlike the unlabelled specks).
+
+    Each droplet of equivalent diameter >= ``min_parent`` px gets a Poisson
+    number (mean ``rate``) of satellites of diameter 0.12-0.35 x its own
+    (at least ``min_diameter``), nearly round, just outside its outline
+    (gap -0.15 to 0.6 x the satellite's radius; negative = overlapping).
+
+    Returns:
+        tuple: (S, 5) satellites and (S,) index of each one's parent.
+    """
+    dpar = 2 * np.sqrt(drops[:, 2] * drops[:, 3]) if len(drops) else \
+        np.zeros(0)
+    counts = rng.poisson(rate, len(drops)) * (dpar >= min_parent)
+    parent = np.repeat(np.arange(len(drops)), counts)
+    p = drops[parent]
+    k = len(parent)
+    ds = np.maximum(dpar[parent] * rng.uniform(0.12, 0.35, k), min_diameter)
+    ecc = rng.uniform(0, 0.05, k)
+    rs = ds / 2
+    a = rs / np.sqrt(1 - ecc)
+    phi = rng.uniform(0, 2 * np.pi, k)
+    dist = boundary_radius(p[:, 2], p[:, 3], p[:, 4], phi) + rs * (
+        1 + rng.uniform(-0.15, 0.6, k))
+    sats = np.stack([p[:, 0] + dist * np.cos(phi),
+                     p[:, 1] + dist * np.sin(phi), a, a * (1 - ecc),
+                     rng.uniform(0, np.pi, k)], axis=1)
+    return sats.reshape(-1, 5), parent
+
+
+def coalescing_lobes(rng: np.random.Generator, drops: np.ndarray,
+                     frac: float,
+                     diameter_range: Optional[Tuple[float, float]] = None
+                     ) -> List[Tuple[int, Tuple[float, float, float],
+                                     float]]:
+    """Second lobes that turn droplets into coalescing pairs.
+
+    A fraction ``frac`` of droplets gets a disc of radius 0.45-1 x its own
+    equivalent radius ``r1`` (clipped to ``diameter_range / 2``), centred
+    0.55-0.9 x ``(r1 + r2)`` away, joined by a neck of 0.3-0.8 x the
+    smaller radius.
+
+    Returns:
+        list: ``(index, (x2, y2, r2), neck)`` per pair.
+    """
+    n = len(drops)
+    pick = rng.random(n) < frac
+    r2f, phi, gapf, neckf = (rng.uniform(lo, hi, n) for lo, hi in (
+        (0.45, 1.0), (0, 2 * np.pi), (0.55, 0.9), (0.3, 0.8)))
+    out = []
+    for i in np.flatnonzero(pick):
+        cx, cy, a, b, _ = drops[i]
+        r1 = np.sqrt(a * b)
+        r2 = r1 * r2f[i]
+        if diameter_range is not None:
+            r2 = float(np.clip(r2, diameter_range[0] / 2,
+                               diameter_range[1] / 2))
+        dist = gapf[i] * (r1 + r2)
+        out.append((int(i), (float(cx + dist * np.cos(phi[i])),
+                             float(cy + dist * np.sin(phi[i])), float(r2)),
+                    float(neckf[i] * min(r1, r2))))
+    return out

@@ -5,80 +5,56 @@ and returns the image and its droplets; no file I/O.
 
 **The mask rule** (used everywhere in droplet_mmdet): a pixel belongs to a
 droplet when the pixel's centre lies inside the droplet's *outer* boundary
-(the dark refraction rim is part of the droplet) and no droplet drawn later
-(in front) covers that centre. Rendering is anti-aliased with the same
-boundary, so the mask is exactly the set of pixels whose droplet coverage is
-at least one half. Satellites, debris, walls and droplet contents are drawn
-but are not droplets and have no mask.
+(the dark refraction rim is part of the droplet; the boundary is the
+outline of :mod:`.shapes`: ellipse, radial harmonics, coalescing pair) and
+no labelled droplet drawn later (in front) covers that centre (one whose
+visible remnant is under ``min_visible_px`` and so gets no annotation
+still covers it, as in v1). A field
+stop's opaque surround lies in front of everything: pixels whose centre is
+outside the aperture belong to no droplet. Rendering is anti-aliased with
+the same boundary, so the mask is exactly the set of pixels whose droplet
+coverage is at least one half.
+
+What is not a droplet and has no mask: strongly defocused droplets
+(``|z| > label_defocus``) are unlabelled background, drawn before (behind)
+every labelled droplet, so they never hide one; v1's tiny satellites,
+specks, debris, walls, droplet contents, burned-in scale bars and text
+(drawn over droplets without changing their masks, as an annotator labels
+through them).
 
 Shorthand: H x W frame, D droplets.
 """
-from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
+from . import background as B
 from . import layout as L
+from . import optics
+from .painter import paint_brightfield
+from .shapes import Outline, area_centroids
+from .spec import (S_COALESCE, S_DEPTH, S_FRINGE, S_HARMONIC, S_JPEG,
+                   S_MOTION, S_OVERLAY, S_RIM, S_SATELLITE, S_SIZE,
+                   S_SPECKLE, S_STACK, S_STOP, S_TEXTURE, S_VIGNETTE,
+                   FrameSpec, draw, is_on, stream)
 
-Range = Tuple[float, float]
-
-
-@dataclass
-class FrameSpec:
-    """Everything that controls a frame. Ranges ``(lo, hi)`` are drawn
-    uniformly per frame.
-
-    Size: ``mean_area`` (px^2, default 400-500, i.e. ~22-25 px across),
-    ``size_cv`` (monodisperse spread), ``polydisperse``/``poly_cv``,
-    ``max_ellipticity`` (``1 - b/a``).
-    Arrangement: ``layout`` is ``'sparse'``, ``'packed'``, ``'channel'`` or
-    ``'mixed'``; ``sparse_coverage`` (area fraction for sparse flow),
-    ``cluster_coverage`` (frame fraction of a packed cluster, 1 = whole
-    frame), ``max_overlap`` (projected overlap of neighbours, fraction of
-    the radius sum), ``border_cut`` (let droplets run past the border).
-    Optics: ``look`` is ``'brightfield'``, ``'fluorescence'`` or ``'mixed'``;
-    ``illumination`` (strength of uneven lighting), ``blur_sigma`` (defocus,
-    px), ``photons`` (Poisson photon count at full scale; lower = noisier),
-    ``read_noise`` (Gaussian sigma, fraction of full scale), ``bit_depth``
-    (sensor quantisation before the 8-bit output).
-    Distractors: ``satellites`` and ``debris`` (mean count per frame),
-    ``contents_prob`` (chance a droplet holds beads/cells).
-    """
-    height: int = 512
-    width: int = 512
-    mean_area: Range = (400.0, 500.0)
-    size_cv: float = 0.03
-    polydisperse: bool = False
-    poly_cv: float = 0.25
-    max_ellipticity: float = 0.08
-    layout: str = 'mixed'
-    sparse_coverage: Range = (0.12, 0.35)
-    cluster_coverage: Range = (0.25, 0.6)
-    max_overlap: float = 0.06
-    border_cut: bool = True
-    look: str = 'brightfield'
-    illumination: float = 0.25
-    blur_sigma: Range = (0.0, 1.2)
-    photons: Range = (80.0, 600.0)
-    read_noise: Range = (0.004, 0.02)
-    bit_depth: int = 8
-    satellites: float = 6.0
-    debris: float = 4.0
-    contents_prob: float = 0.15
-    min_visible_px: int = 10
-
-    def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+__all__ = ['FrameSpec', 'Droplet', 'render_frame']
 
 
 @dataclass
 class Droplet:
-    """One rendered droplet.
+    """One rendered, labelled droplet.
 
-    ``diameter`` is the true equivalent diameter ``2 * sqrt(a * b)`` (sub-
-    pixel); ``rle_mask`` is the visible mask as a boolean patch placed at
-    ``(x0, y0)``; ``cut`` tells whether the frame border cuts it.
+    ``cx, cy`` is the centroid and ``diameter`` the true equivalent
+    diameter ``2 sqrt(area / pi)`` of the whole outline (sub-pixel; for an
+    ellipse ``2 sqrt(a b)``); ``a, b, theta`` the ellipse of the (main)
+    outline; ``rle_mask`` is the visible mask as a boolean patch placed at
+    ``(x0, y0)``; ``cut`` tells whether the frame border (or a field stop)
+    cuts it. ``kind`` is ``'droplet'``, ``'satellite'`` or ``'pair'``
+    (two coalescing droplets, one instance); ``depth`` its defocus ``z``;
+    ``outline`` its exact boundary.
     """
     cx: float
     cy: float
@@ -90,6 +66,9 @@ class Droplet:
     x0: int
     y0: int
     mask: np.ndarray = field(repr=False)
+    kind: str = 'droplet'
+    depth: float = 0.0
+    outline: Optional[Outline] = field(default=None, repr=False)
 
     @property
     def area(self) -> int:
@@ -103,137 +82,8 @@ class Droplet:
                 float(self.y0 + ys.max() + 1 - y)]
 
 
-def _ellipse_patch(cx: float, cy: float, a: float, b: float, theta: float,
-                   pad: float, height: int, width: int):
-    """Signed radial distance (px, negative inside) on the droplet's patch.
-
-    Returns:
-        tuple: ``(x0, y0, d, rn)``; ``d`` and ``rn`` (normalised radius,
-        1 on the boundary) are (h, w) arrays for the clipped patch, or
-        ``None`` when the patch lies outside the frame.
-    """
-    r = a + pad
-    x0, x1 = max(int(np.floor(cx - r)), 0), min(int(np.ceil(cx + r)), width)
-    y0, y1 = max(int(np.floor(cy - r)), 0), min(int(np.ceil(cy + r)), height)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    # float64: the inside test (rn < 1) is the mask rule, keep it exact
-    xs = np.arange(x0, x1, dtype=np.float64) + 0.5 - cx
-    ys = np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5 - cy
-    c, s = np.cos(theta), np.sin(theta)
-    u = xs * c + ys * s
-    v = -xs * s + ys * c
-    rn = np.sqrt((u / a)**2 + (v / b)**2)
-    rho = np.sqrt(u * u + v * v)
-    d = rho - rho / np.maximum(rn, 1e-6)
-    return x0, y0, d, rn
-
-
-def _coverage(d: np.ndarray) -> np.ndarray:
-    return np.clip(0.5 - d, 0.0, 1.0)
-
-
-def _draw_droplet(img: np.ndarray, owner: np.ndarray, idx: int,
-                  geom, look: str, rng: np.random.Generator,
-                  contents: bool) -> None:
-    x0, y0, d, rn = geom
-    h, w = d.shape
-    cov = _coverage(d)
-    sl = (slice(y0, y0 + h), slice(x0, x0 + w))
-    bg = img[sl]
-    if look == 'brightfield':
-        rim_w = rng.uniform(1.5, 3.0)
-        gain = rng.uniform(0.05, 0.25)
-        val = bg * (1 + gain * (1 - np.clip(rn, 0, 1)**2))
-        rim = np.exp(-0.5 * ((d + rim_w * 0.6) / (rim_w * 0.5))**2)
-        val = val * (1 - rng.uniform(0.5, 0.8) * rim)
-        halo = 0.08 * np.exp(-0.5 * ((d - 1.2) / 0.8)**2) * (d > 0)
-        new = bg * (1 - cov) + val * cov + halo * bg
-    else:
-        level = rng.uniform(0.45, 0.8)
-        val = level * (0.85 + 0.15 * (1 - np.clip(rn, 0, 1)**2))
-        new = bg * (1 - cov) + val * cov
-    if contents:
-        for _ in range(rng.integers(1, 4)):
-            rr = rng.uniform(1.2, 3.0)
-            ang, dist = rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.5)
-            bx = (w / 2) + dist * (w / 2 - 4) * np.cos(ang)
-            by = (h / 2) + dist * (h / 2 - 4) * np.sin(ang)
-            yy, xx = np.mgrid[0:h, 0:w]
-            bead = np.clip(rr + 0.5 - np.hypot(xx + 0.5 - bx, yy + 0.5 - by),
-                           0, 1) * cov
-            tone = 0.5 if look == 'brightfield' else 1.4
-            new = new * (1 - bead) + new * tone * bead
-    img[sl] = new
-    owner[sl][d < 0] = idx
-
-
-def _draw_distractors(img: np.ndarray, spec: FrameSpec, look: str,
-                      rng: np.random.Generator) -> None:
-    """Satellite droplets and debris: drawn, never labelled."""
-    H, W = img.shape
-    for _ in range(rng.poisson(spec.satellites)):
-        r = rng.uniform(1.5, 4.0)
-        geom = _ellipse_patch(rng.uniform(0, W), rng.uniform(0, H), r,
-                              r * rng.uniform(0.9, 1), 0.0, 3, H, W)
-        if geom is None:
-            continue
-        x0, y0, d, _ = geom
-        sl = (slice(y0, y0 + d.shape[0]), slice(x0, x0 + d.shape[1]))
-        cov = _coverage(d)
-        tone = 0.55 if look == 'brightfield' else 1 + rng.uniform(3, 8)
-        img[sl] = img[sl] * (1 - cov) + img[sl] * tone * cov
-    for _ in range(rng.poisson(spec.debris)):
-        # drawn on a local 64 x 64 canvas, then blended into the frame
-        S = 64
-        canvas = np.zeros((S, S), np.uint8)
-        if rng.random() < 0.5:  # fibre
-            p = rng.uniform(16, 48, 2)
-            q = p + np.clip(rng.normal(0, 12, 2), -16, 16)
-            cv2.line(canvas, tuple(int(v) for v in p),
-                     tuple(int(v) for v in q), 255,
-                     int(rng.integers(1, 3)), cv2.LINE_AA)
-        else:  # irregular particle
-            pts = 32 + rng.normal(0, rng.uniform(2, 6), (7, 2))
-            cv2.fillPoly(canvas, [cv2.convexHull(pts.astype(np.int32))],
-                         255, cv2.LINE_AA)
-        ox, oy = int(rng.integers(-S // 2, W - S // 2)), int(
-            rng.integers(-S // 2, H - S // 2))
-        fx0, fy0 = max(ox, 0), max(oy, 0)
-        fx1, fy1 = min(ox + S, W), min(oy + S, H)
-        alpha = canvas[fy0 - oy:fy1 - oy, fx0 - ox:fx1 - ox].astype(
-            np.float32) * (rng.uniform(0.3, 0.7) / 255)
-        tone = 0.3 if look == 'brightfield' else 2.5
-        img[fy0:fy1, fx0:fx1] *= 1 - alpha + tone * alpha
-
-
-def _draw_walls(img: np.ndarray, channel: Tuple[float, float], look: str
-                ) -> None:
-    """Channel walls: a dark edge line and a slightly different outside."""
-    H, W = img.shape
-    y = np.arange(H, dtype=np.float32)[:, None] + 0.5
-    top, bot = channel
-    outside = np.clip(top - y + 0.5, 0, 1) + np.clip(y - bot + 0.5, 0, 1)
-    edge = (np.exp(-0.5 * ((y - top) / 1.2)**2) +
-            np.exp(-0.5 * ((y - bot) / 1.2)**2))
-    if look == 'brightfield':
-        img *= (1 - 0.12 * outside) * (1 - 0.6 * edge)
-    else:
-        img += 0.05 * edge
-
-
-def _illumination(H: int, W: int, strength: float,
-                  rng: np.random.Generator) -> np.ndarray:
-    """Smooth multiplicative field: a tilt plus an off-centre vignette."""
-    x = (np.arange(W, dtype=np.float32) / W - 0.5)[None, :]
-    y = (np.arange(H, dtype=np.float32) / H - 0.5)[:, None]
-    gx, gy = rng.normal(0, 1, 2).astype(np.float32)
-    cx, cy = rng.uniform(-0.3, 0.3, 2).astype(np.float32)
-    return 1 + strength * (0.5 * (gx * x + gy * y) -
-                           ((x - cx)**2 + (y - cy)**2))
-
-
-def _place(spec: FrameSpec, rng: np.random.Generator, mean_area: float):
+def _place(spec: FrameSpec, rng: np.random.Generator, mean_area: float,
+           seed: int):
     H, W = spec.height, spec.width
     kind = L.choose_layout(rng, spec.layout)
     r_mean = np.sqrt(mean_area / np.pi)
@@ -241,9 +91,16 @@ def _place(spec: FrameSpec, rng: np.random.Generator, mean_area: float):
     region = L.frame_region(W, H, margin)
     channel = None
     n_max = int(2.0 * H * W / mean_area) + 10
-    shapes = L.sample_radii(rng, n_max, mean_area, spec.size_cv,
-                            spec.polydisperse, spec.poly_cv,
-                            spec.max_ellipticity)
+    poly, poly_cv = spec.polydisperse, 0.0
+    if spec.polydisperse or spec.poly_prob > 0:
+        r = stream(seed, S_SIZE)
+        poly = poly or bool(r.random() < spec.poly_prob)
+        poly_cv = draw(r, spec.poly_cv)
+        if kind == 'packed':  # a lattice holds only narrow spreads
+            poly_cv = min(poly_cv, 0.25)
+    law = (mean_area, spec.size_cv, poly, poly_cv, spec.max_ellipticity,
+           spec.diameter_range)
+    shapes = L.sample_radii(rng, n_max, *law)
     if kind == 'sparse':
         n = int(rng.uniform(*spec.sparse_coverage) * H * W / mean_area)
         drops = L.place_sparse(rng, shapes[:n], region, spec.max_overlap)
@@ -262,7 +119,106 @@ def _place(spec: FrameSpec, rng: np.random.Generator, mean_area: float):
         drops = L.place_channel(rng, shapes, W, channel,
                                 gap=rng.uniform(0.0, 0.8),
                                 margin=max(margin, 0))
-    return kind, drops, channel
+    return kind, drops, channel, poly, law
+
+
+def _structure(spec: FrameSpec, seed: int, drops: np.ndarray, law):
+    """v2 outlines: stacked droplets, coalescing pairs, satellites,
+    harmonics and depths (each from its own stream).
+
+    Returns:
+        tuple: ``(outlines, kinds, z, rim_extra)`` in drawing order.
+    """
+    if spec.stacked > 0 and len(drops):
+        r = stream(seed, S_STACK)
+        pool = L.sample_radii(r, int(4 * spec.stacked * len(drops)) + 8,
+                              *law)
+        drops = np.concatenate([drops, L.add_stacked(r, drops, pool,
+                                                     spec.stacked)])
+    outlines = [Outline(*map(float, row)) for row in drops]
+    kinds = ['droplet'] * len(outlines)
+    if spec.coalesce > 0:
+        for i, lobe, neck in L.coalescing_lobes(
+                stream(seed, S_COALESCE), drops, spec.coalesce,
+                spec.diameter_range):
+            outlines[i].lobe, outlines[i].neck = lobe, neck
+            kinds[i] = 'pair'
+    if is_on(spec.harmonics):
+        # amplitudes shrink below 15 px radius (small droplets are rounder:
+        # higher Laplace pressure); under 0.2 px of deviation: an ellipse
+        r = stream(seed, S_HARMONIC)
+        amp = draw(r, spec.harmonics)
+        mag = amp * r.uniform(0, 1, (len(outlines), 4)) * (2.0 / np.arange(
+            2, 6)) * np.minimum(1, np.sqrt(drops[:, 2:3] * drops[:, 3:4]) /
+                                15)
+        phase = r.uniform(0, 2 * np.pi, (len(outlines), 4))
+        for o, m, p in zip(outlines, mag, phase):
+            if o.lobe is None and m.sum() * o.a >= 0.2:
+                o.harm = m * np.exp(1j * p)
+    parent = np.zeros(0, int)
+    if spec.satellite_rate > 0:
+        sats, parent = L.add_satellites(stream(seed, S_SATELLITE), drops,
+                                        spec.satellite_rate)
+        outlines += [Outline(*map(float, row)) for row in sats]
+        kinds += ['satellite'] * len(sats)
+    n = len(outlines)
+    z = np.zeros(n)
+    if is_on(spec.defocus):
+        r = stream(seed, S_DEPTH)
+        zmax = draw(r, spec.defocus)
+        z = r.uniform(-zmax, zmax, n)
+        # satellites sit about as deep as their parent
+        z[n - len(parent):] = z[parent] + r.normal(0, 0.05, len(parent))
+    rim = np.zeros(n)
+    if is_on(spec.rim_scale):
+        r = stream(seed, S_RIM)
+        rim = draw(r, spec.rim_scale) * r.uniform(0.7, 1.3, n) * np.array(
+            [np.sqrt(o.a * o.b) for o in outlines])
+    return outlines, kinds, z, rim
+
+
+def _v2_droplets(spec: FrameSpec) -> bool:
+    """Whether a v2 droplet knob is on (brightfield frames then use the
+    one-pass painter; otherwise droplets are painted one by one, as v1
+    did)."""
+    return (is_on(spec.defocus) or is_on(spec.rim_scale)
+            or is_on(spec.harmonics) or spec.coalesce > 0
+            or spec.stacked > 0 or spec.satellite_rate > 0)
+
+
+def _paint_each(img: np.ndarray, owner: np.ndarray, outlines: List[Outline],
+                labelled: np.ndarray, z: np.ndarray, rim: np.ndarray,
+                look: str, contents_prob: float, rng: np.random.Generator
+                ) -> Dict[int, Any]:
+    """Paint droplets one by one (unlabelled, i.e. strongly defocused,
+    first: behind everything) and write the labelled ones into
+    ``owner``."""
+    H, W = img.shape
+    order = list(np.flatnonzero(~labelled)) + list(np.flatnonzero(labelled))
+    geoms: Dict[int, Any] = {}
+    for i in order:
+        o = outlines[i]
+        r_eq = np.sqrt(o.a * o.b)
+        geom = o.patch(4.0 + 3 * optics.defocus_sigma(z[i], r_eq), H, W)
+        if geom is None:
+            continue
+        optics.paint_droplet(img, geom, look, rng,
+                             rng.random() < contents_prob, z=float(z[i]),
+                             rim_extra=float(rim[i]), r=float(r_eq))
+        if labelled[i]:
+            geoms[int(i)] = geom
+            x0, y0, d, _ = geom
+            owner[y0:y0 + d.shape[0], x0:x0 + d.shape[1]][d < 0] = i
+    return geoms
+
+
+def _gate(spec: FrameSpec, seed: int, key: int, knob
+          ) -> Optional[np.random.Generator]:
+    """The stream of an artefact that this frame gets, else ``None``."""
+    if not is_on(knob) or spec.artefact_prob <= 0:
+        return None
+    r = stream(seed, key)
+    return r if r.random() < spec.artefact_prob else None
 
 
 def render_frame(spec: FrameSpec, seed: int
@@ -275,10 +231,11 @@ def render_frame(spec: FrameSpec, seed: int
             gives the same bytes.
 
     Returns:
-        tuple: ``(image, droplets, info)``: ``image`` is (H, W) uint8;
-        ``droplets`` holds the labelled droplets in drawing order (visible
-        mask, true geometry); ``info`` records the per-frame draws
-        (layout, look, blur, noise).
+        tuple: ``(image, droplets, info)``: ``image`` is (H, W) uint8 (or
+        uint16 for ``output_bits=16``); ``droplets`` holds the labelled
+        droplets in drawing order (visible mask, true geometry); ``info``
+        records the per-frame draws (layout, look, blur, noise, and the v2
+        features that are on).
     """
     rng = np.random.default_rng(seed)
     H, W = spec.height, spec.width
@@ -286,54 +243,113 @@ def render_frame(spec: FrameSpec, seed: int
     if look == 'mixed':
         look = 'brightfield' if rng.random() < 0.7 else 'fluorescence'
     mean_area = rng.uniform(*spec.mean_area)
-    kind, drops, channel = _place(spec, rng, mean_area)
+    kind, drops, channel, poly, law = _place(spec, rng, mean_area, seed)
+    outlines, kinds, z, rim = _structure(spec, seed, drops, law)
+    info: Dict[str, Any] = {}
 
     base = rng.uniform(0.55, 0.8) if look == 'brightfield' else \
         rng.uniform(0.03, 0.08)
     img = np.full((H, W), base, np.float32)
+    if is_on(spec.texture):
+        r = stream(seed, S_TEXTURE)
+        img *= B.texture(H, W, draw(r, spec.texture), r)
+    if is_on(spec.speckle):
+        r = stream(seed, S_SPECKLE)
+        B.speckle(img, draw(r, spec.speckle), look, r)
     if channel is not None:
-        _draw_walls(img, channel, look)
+        B.draw_walls(img, channel, look)
     owner = np.full((H, W), -1, np.int32)
-    geoms = []
-    for i, (cx, cy, a, b, theta) in enumerate(drops):
-        geom = _ellipse_patch(cx, cy, a, b, theta, 4.0, H, W)
-        geoms.append(geom)
-        if geom is not None:
-            _draw_droplet(img, owner, i, geom, look, rng,
-                          rng.random() < spec.contents_prob)
-    _draw_distractors(img, spec, look, rng)
+    labelled = np.ones(len(outlines), bool)
+    if spec.label_defocus is not None:
+        labelled = np.abs(z) <= spec.label_defocus
+    if look == 'brightfield' and _v2_droplets(spec):
+        geoms = paint_brightfield(img, owner, outlines, labelled, z, rim,
+                                  spec.contents_prob, rng)
+    else:
+        geoms = _paint_each(img, owner, outlines, labelled, z, rim, look,
+                            spec.contents_prob, rng)
+    B.draw_distractors(img, spec.satellites, spec.debris, look, rng)
 
-    img *= _illumination(H, W, spec.illumination, rng)
+    light = B.illumination(H, W, spec.illumination, rng)
+    if is_on(spec.vignetting):
+        r = stream(seed, S_VIGNETTE)
+        light *= B.vignette(H, W, draw(r, spec.vignetting), r)
+    r = _gate(spec, seed, S_FRINGE, spec.fringes)
+    if r is not None:
+        light *= optics.fringes(H, W, draw(r, spec.fringes), r)
+    img *= light
+    stop = None
+    if spec.field_stop > 0:
+        r = stream(seed, S_STOP)
+        info['field_stop'] = None
+        if r.random() < spec.field_stop:
+            stop = B.FieldStop.draw(H, W, r)
+            stop.apply(img, r)
+            info['field_stop'] = stop.to_info()
     sigma = rng.uniform(*spec.blur_sigma)
     if sigma > 0.3:
         img = cv2.GaussianBlur(img, (0, 0), sigma)
-    # Sensor noise: shot noise (Poisson with ``photons`` counts at full
-    # scale, in its Gaussian form, variance = signal / photons) plus
-    # Gaussian read noise, then quantisation to ``bit_depth`` bits.
+    r = _gate(spec, seed, S_MOTION, spec.motion_blur)
+    if r is not None:
+        length = draw(r, spec.motion_blur)
+        img = optics.motion_blur(img, length, r)
+        info['motion_blur'] = round(length, 3)
     photons = rng.uniform(*spec.photons)
     read = rng.uniform(*spec.read_noise)
-    np.clip(img, 0, None, out=img)
-    sd = np.sqrt(img / np.float32(photons) + np.float32(read**2))
-    img += sd * rng.standard_normal(img.shape, dtype=np.float32)
-    levels = np.float32(2**spec.bit_depth - 1)
-    np.clip(img, 0, 1, out=img)
-    img = np.round(img * levels) * np.float32(255 / levels)
-    image = np.round(img).astype(np.uint8)
+    img = optics.sensor(img, photons, read, rng)
+    if spec.overlay > 0:
+        r = stream(seed, S_OVERLAY)
+        info['overlay'] = bool(r.random() < spec.overlay)
+        if info['overlay']:
+            optics.overlay(img, r)
+    image = optics.quantise(img, spec.bit_depth, spec.output_bits)
+    r = _gate(spec, seed, S_JPEG, spec.jpeg_quality)
+    if r is not None and spec.output_bits == 8:
+        quality = draw(r, spec.jpeg_quality)
+        image = optics.jpeg(image, quality)
+        info['jpeg_quality'] = int(round(quality))
 
     droplets = []
-    for i, geom in enumerate(geoms):
-        if geom is None:
-            continue
-        x0, y0, d, _ = geom
+    exact = [i for i in geoms if not outlines[i].plain]
+    sizes = dict(zip(exact, area_centroids([outlines[i] for i in exact])))
+    for i in sorted(geoms):
+        x0, y0, d, _ = geoms[i]
         h, w = d.shape
         mask = owner[y0:y0 + h, x0:x0 + w] == i
+        aperture = None
+        if stop is not None:
+            aperture = stop.inside(x0, y0, h, w)
+            mask &= aperture
         if mask.sum() < spec.min_visible_px:
             continue
-        cx, cy, a, b, theta = drops[i]
-        cut = bool(cx - a < 0 or cy - a < 0 or cx + a > W or cy + a > H)
+        o = outlines[i]
+        if o.plain:
+            cx, cy, diameter = o.cx, o.cy, 2 * np.sqrt(o.a * o.b)
+            cut = bool(cx - o.a < 0 or cy - o.a < 0 or cx + o.a > W
+                       or cy + o.a > H)
+        else:
+            area, cx, cy = sizes[i]
+            diameter = 2 * np.sqrt(area / np.pi)
+            bx0, by0, bx1, by1 = o.bounds()
+            cut = bool(bx0 < 0 or by0 < 0 or bx1 > W or by1 > H)
+        if aperture is not None and not cut:
+            cut = bool((d < 0)[~aperture].any())
         droplets.append(
-            Droplet(float(cx), float(cy), float(a), float(b), float(theta),
-                    float(2 * np.sqrt(a * b)), cut, x0, y0, mask))
-    info = dict(layout=kind, look=look, mean_area=float(mean_area),
+            Droplet(float(cx), float(cy), float(o.a), float(o.b),
+                    float(o.theta), float(diameter), cut, x0, y0, mask,
+                    kind=kinds[i], depth=float(z[i]), outline=o))
+    info.update(layout=kind, look=look, mean_area=float(mean_area),
                 blur_sigma=float(sigma), photons=float(photons))
-    return image, droplets, info
+    if spec.polydisperse or spec.poly_prob > 0:
+        info['polydisperse'] = poly
+    if is_on(spec.defocus):
+        info['unlabelled_defocused'] = int((~labelled).sum())
+    return image, droplets, _ordered(info)
+
+
+def _ordered(info: Dict[str, Any]) -> Dict[str, Any]:
+    """v1's keys first, in v1's order (v1 frames keep v1's JSON bytes)."""
+    head = ('layout', 'look', 'mean_area', 'blur_sigma', 'photons')
+    out = {k: info[k] for k in head}
+    out.update((k, v) for k, v in info.items() if k not in head)
+    return out

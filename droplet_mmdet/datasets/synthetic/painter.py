@@ -1,0 +1,230 @@
+"""All brightfield droplets of a frame in one pass (the v2 painter).
+
+The same optics as :func:`.optics.paint_droplet` (see its module
+docstring), computed for every droplet patch at once on flat arrays: a
+brightfield droplet multiplies the light behind it by a factor that does
+not depend on that light, so the patches are shaded together and then
+multiplied into the frame one by one (cheap), and the mask owner is
+written in drawing order. One pass over ~10^5 pixels costs far less than a
+few dozen small NumPy calls per droplet.
+
+Shorthand: M droplets, N pixels of all their patches together (one patch
+after the other, row-major), h x w one patch.
+"""
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from .optics import defocus_sigma
+from .shapes import Outline
+
+Geom = Tuple[int, int, np.ndarray, np.ndarray]
+
+
+def _boxes(outlines: List[Outline], pad: np.ndarray, H: int, W: int
+           ) -> np.ndarray:
+    """(M, 4) int boxes ``x0, y0, x1, y1`` of the patches, clipped."""
+    b = np.array([o.bounds() for o in outlines]).reshape(-1, 4)
+    box = np.stack([np.floor(b[:, 0] - pad), np.floor(b[:, 1] - pad),
+                    np.ceil(b[:, 2] + pad), np.ceil(b[:, 3] + pad)], 1)
+    box = box.astype(np.int64)
+    np.clip(box[:, 0::2], 0, W, out=box[:, 0::2])
+    np.clip(box[:, 1::2], 0, H, out=box[:, 1::2])
+    return box
+
+
+def _frames(outlines: List[Outline], box: np.ndarray
+            ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel centres of all patches in each droplet's own frame: flat
+    (N,) ``u`` (along ``a``) and ``v``, and the (M+1,) offsets of the
+    patches. Filled patch by patch with two outer sums each (a handful of
+    NumPy calls per droplet)."""
+    w = box[:, 2] - box[:, 0]
+    h = box[:, 3] - box[:, 1]
+    off = np.concatenate([[0], np.cumsum(w * h)])
+    u = np.empty(off[-1])
+    v = np.empty(off[-1])
+    for j, o in enumerate(outlines):
+        x0, y0, x1, y1 = box[j]
+        xs = np.arange(x0, x1, dtype=np.float64) + 0.5 - o.cx
+        ys = np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5 - o.cy
+        c, s = np.cos(o.theta), np.sin(o.theta)
+        sl = slice(off[j], off[j + 1])
+        np.add(xs * c, ys * s, out=u[sl].reshape(h[j], w[j]))
+        np.subtract(ys * c, xs * s, out=v[sl].reshape(h[j], w[j]))
+    return u, v, off
+
+
+def _field(outlines: List[Outline], u: np.ndarray, v: np.ndarray,
+           n: np.ndarray, nh: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``(d, rn)`` of ellipses with harmonics (the first ``nh`` outlines)
+    and without (the rest) from droplet-frame coordinates; the formulas of
+    :meth:`Outline.field`."""
+    p = np.array([[o.a, o.b] for o in outlines]).reshape(-1, 2)
+    rn = np.sqrt((u / np.repeat(p[:, 0], n))**2 +
+                 (v / np.repeat(p[:, 1], n))**2)
+    rho = np.sqrt(u * u + v * v)
+    if nh:
+        k = max(len(o.harm) for o in outlines[:nh])
+        coef = np.zeros((nh, k), np.complex128)
+        for i, o in enumerate(outlines[:nh]):
+            coef[i, :len(o.harm)] = o.harm
+        # the perturbation (|sum| <= ~0.2) in single precision moves the
+        # boundary by < 1e-5 px
+        end = int(n[:nh].sum())
+        z = np.empty(end, np.complex64)
+        inv = 1 / np.maximum(rho[:end], 1e-12)
+        z.real = u[:end] * inv
+        z.imag = v[:end] * inv
+        coef = np.repeat(coef.astype(np.complex64).T, n[:nh], axis=1)
+        acc = coef[-1] * z
+        for j in range(k - 2, -1, -1):
+            acc += coef[j]
+            acc *= z
+        acc *= z
+        rn[:end] /= 1 + acc.real
+    d = rho - rho / np.maximum(rn, 1e-6)
+    return d, rn
+
+
+def paint_brightfield(img: np.ndarray, owner: np.ndarray,
+                      outlines: List[Outline], labelled: np.ndarray,
+                      z: np.ndarray, rim_extra: np.ndarray,
+                      contents_prob: float, rng: np.random.Generator
+                      ) -> Dict[int, Geom]:
+    """Shade and blend every droplet into ``img`` (in place) and write the
+    labelled ones into ``owner`` in drawing order (later = in front).
+
+    Args:
+        img: (H, W) float32 frame.
+        owner: (H, W) int32, -1 = no droplet.
+        outlines: the M droplets in drawing order.
+        labelled: (M,) bool, which droplets get a mask.
+        z: (M,) defocus; rim_extra: (M,) px added to the rim width.
+        contents_prob: chance a droplet holds 1-3 beads/cells.
+
+    Returns:
+        dict: ``{index: (x0, y0, d, rn)}`` of the labelled droplets whose
+        patch meets the frame.
+    """
+    H, W = img.shape
+    M = len(outlines)
+    if M == 0:
+        return {}
+    f32 = np.float32
+    r = np.array([np.sqrt(o.a * o.b) for o in outlines])
+    sigma = defocus_sigma(z, r)
+    box = _boxes(outlines, 4.0 + 3 * sigma, H, W)
+    keep = np.flatnonzero((box[:, 2] > box[:, 0]) & (box[:, 3] > box[:, 1]))
+    # ellipses with harmonics, plain ellipses, then pairs (few; their own
+    # formula): the order of the batch, not of drawing
+    kind = np.array([0 if outlines[i].lobe is not None else
+                     (2 if outlines[i].harm is not None else 1)
+                     for i in keep], int)
+    idx = np.concatenate([keep[kind == 2], keep[kind == 1],
+                          keep[kind == 0]])
+    nh, npl = int((kind == 2).sum()), int((kind == 1).sum())
+    u, v, off = _frames([outlines[i] for i in idx], box[idx])
+    n = np.diff(off)
+    nb = int(off[nh + npl])
+    d = np.empty(off[-1])
+    rn = np.empty(off[-1])
+    d[:nb], rn[:nb] = _field([outlines[i] for i in idx[:nh + npl]],
+                             u[:nb], v[:nb], n[:nh + npl], nh)
+    for j in range(nh + npl, len(idx)):
+        x0, y0, x1, y1 = box[idx[j]]
+        sl = slice(off[j], off[j + 1])
+        dd, rr = outlines[idx[j]].field(
+            np.arange(x0, x1, dtype=np.float64)[None, :] + 0.5,
+            np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5)
+        d[sl], rn[sl] = dd.ravel(), rr.ravel()
+
+    # per-droplet optics (see optics.py), then per pixel
+    m = len(idx)
+    zi, si, ri = z[idx], sigma[idx], r[idx]
+    rim_w = rng.uniform(1.5, 3.0, m) + rim_extra[idx]
+    gain = rng.uniform(0.05, 0.25, m)
+    dark = rng.uniform(0.5, 0.9, m)
+    contents = rng.random(m) < contents_prob
+    below = zi < 0
+    za = np.minimum(np.abs(zi), 1.0)
+    sd = np.hypot(0.5 * rim_w, si)
+    rim_amp = dark * np.where(below, np.maximum(0, 1 - 1.6 * np.abs(zi)),
+                              1.0) * (0.5 * rim_w / sd)
+    spot = np.where(below, 0.0, 0.35 * za)
+    centre_dark = np.where(below, 0.5 * za, 0.0)
+    halo_c = np.where(below, 0.5 + 0.5 * si, 1.2 + si)
+    halo_a = np.where(below, 0.08 + 0.25 * za, 0.08)
+
+    # per-droplet parameters, repeated over their pixels in one call
+    par = np.repeat(np.array([
+        gain, centre_dark, 1 / (0.3 + si / np.maximum(ri, 1.0)), spot,
+        0.6 * rim_w, 1 / sd, rim_amp, 1 / (1 + 2 * si), halo_c,
+        1 / (0.8 + si), halo_a, below], np.float32), n, axis=1)
+    (gain_p, cdark_p, spot_w, spot_p, rim_c, rim_inv, rim_p, cov_inv, halo_cp,
+     halo_inv, halo_p, below_p) = par
+    d32 = d.astype(np.float32)
+    rn32 = rn.astype(np.float32)
+    q2 = np.minimum(rn32, f32(1))
+    q2 *= q2
+    q2 -= 1  # -(1 - q^2)
+    val = 1 - gain_p * q2
+    val *= 1 + cdark_p * q2
+    e = rn32 * spot_w
+    e *= e
+    e *= f32(-0.5)
+    val *= 1 + spot_p * np.exp(e, out=e)
+    # the rim is darkest from the boundary in to 0.6 x its width (a sharp
+    # outer edge, as the refraction cuts off), then fades inwards
+    e = d32 + rim_c
+    np.minimum(e, 0, out=e)
+    e *= rim_inv
+    e *= e
+    e *= f32(-0.5)
+    val *= 1 - rim_p * np.exp(e, out=e)
+    cov = f32(0.5) - d32 * cov_inv
+    np.clip(cov, 0, 1, out=cov)
+    val -= 1
+    val *= cov
+    e = d32 - halo_cp
+    e *= halo_inv
+    e *= e
+    e *= f32(-0.5)
+    halo = np.exp(e, out=e)
+    halo *= halo_p
+    halo *= np.maximum(d32 > 0, below_p)
+    val += halo
+    val += 1
+
+    geoms: Dict[int, Geom] = {}
+    for j, i in enumerate(idx):
+        x0, y0, x1, y1 = box[i]
+        h, w = y1 - y0, x1 - x0
+        f = val[off[j]:off[j + 1]].reshape(h, w)
+        if contents[j]:
+            _contents(f, cov[off[j]:off[j + 1]].reshape(h, w), rng)
+        img[y0:y1, x0:x1] *= f
+        if labelled[i]:
+            dd = d[off[j]:off[j + 1]].reshape(h, w)
+            geoms[int(i)] = (int(x0), int(y0), dd,
+                             rn[off[j]:off[j + 1]].reshape(h, w))
+    for i in sorted(geoms):  # drawing order: later droplets in front
+        x0, y0, dd, _ = geoms[i]
+        owner[y0:y0 + dd.shape[0], x0:x0 + dd.shape[1]][dd < 0] = i
+    return geoms
+
+
+def _contents(f: np.ndarray, cov: np.ndarray, rng: np.random.Generator
+              ) -> None:
+    """1-3 dark beads/cells inside a droplet's factor patch (in place)."""
+    h, w = f.shape
+    yy = np.arange(h, dtype=np.float32)[:, None] + np.float32(0.5)
+    xx = np.arange(w, dtype=np.float32)[None, :] + np.float32(0.5)
+    for _ in range(rng.integers(1, 4)):
+        rr = rng.uniform(1.2, 3.0)
+        ang, dist = rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.5)
+        bx = (w / 2) + dist * (w / 2 - 4) * np.cos(ang)
+        by = (h / 2) + dist * (h / 2 - 4) * np.sin(ang)
+        bead = np.clip(np.float32(rr + 0.5) - np.sqrt(
+            (xx - np.float32(bx))**2 + (yy - np.float32(by))**2), 0, 1)
+        f *= 1 - np.float32(0.5) * bead * cov
