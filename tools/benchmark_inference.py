@@ -40,8 +40,8 @@ def main():
     from droplet_mmdet.datasets.synthetic import FrameSpec, render_frame
     from mmdet.apis import init_detector
     img, truth, info = render_frame(
-        FrameSpec(height=args.size, width=args.size, layout='sparse',
-                  sparse_coverage=(0.22, 0.22)), args.seed)
+        FrameSpec.v1(height=args.size, width=args.size, layout='sparse',
+                     sparse_coverage=(0.22, 0.22)), args.seed)
     img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     model = init_detector(args.config, args.checkpoint, device='cpu')
     fn = mmdet_predict_fn(model)

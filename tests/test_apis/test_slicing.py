@@ -69,8 +69,8 @@ def test_tile_windows_small_frame_and_size():
 
 @pytest.mark.parametrize('tile,overlap', [(256, 48), (400, 64)])
 def test_seams_count_each_droplet_once(tile, overlap):
-    spec = FrameSpec(height=700, width=900, layout='packed',
-                     cluster_coverage=(1.0, 1.0))
+    spec = FrameSpec.v1(height=700, width=900, layout='packed',
+                        cluster_coverage=(1.0, 1.0))
     img, droplets, _ = render_frame(spec, seed=7)
     assert len(droplets) > 800
     wins = tile_windows(700, 900, tile, overlap)
