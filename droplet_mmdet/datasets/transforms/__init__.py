@@ -1,3 +1,4 @@
+from .bank_copy_paste import DropletBankCopyPaste
 from .blur_noise import DropletGaussianBlur, DropletNoise
 from .crop_sampling import sample_crop_offset, visible_fraction
 from .droplet_size import (PackDropletInputs, RecordDropletSize,
@@ -7,5 +8,5 @@ from .object_aware_crop import ObjectAwareRandomCrop
 __all__ = [
     'ObjectAwareRandomCrop', 'DropletGaussianBlur', 'DropletNoise',
     'sample_crop_offset', 'visible_fraction', 'RecordDropletSize',
-    'PackDropletInputs', 'droplet_sizes'
+    'PackDropletInputs', 'droplet_sizes', 'DropletBankCopyPaste'
 ]
