@@ -36,7 +36,8 @@ def main():
     import torch
 
     import droplet_mmdet  # noqa: F401
-    from droplet_mmdet.apis.slicing import mmdet_predict_fn, predict_frame
+    from droplet_mmdet.apis.predictor import mmdet_predict_fn
+    from droplet_mmdet.apis.slicing import predict_frame
     from droplet_mmdet.datasets.synthetic import FrameSpec, render_frame
     from mmdet.apis import init_detector
     img, truth, info = render_frame(

@@ -10,164 +10,15 @@ after warm-up iterations), inference images/s at 256 x 256 and seconds per
 1024 x 1024 frame (mean of ``--frames-1024``), fresh weights. On a GPU
 every model is measured in fp32 and in fp16 AMP (AmpOptimWrapper; autocast
 for inference) and the fp16/fp32 ratios are written; on a CPU the configs'
-AMP falls back to fp32 and only fp32 is measured.
+AMP falls back to fp32 and only fp32 is measured. The measuring code is
+droplet_mmdet/apis/speed.py.
 """
 import argparse
 import json
-import os
 import os.path as osp
-import resource
-import subprocess
 import sys
-import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# (name, config, training iterations timed on a CPU; x10 on a GPU)
-MODELS = [('slim R-18', 'mask_rcnn_r18_fpn_slim_400it_synthetic.py', 10),
-          ('R-50', 'mask_rcnn_r50_fpn_small.py', 3),
-          ('R-101', 'mask_rcnn_r101_fpn_small.py', 2)]
-
-
-def set_precision(cfg, precision: str) -> None:
-    """Point ``cfg.optim_wrapper`` at fp32 (OptimWrapper) or fp16 AMP."""
-    wrapper = cfg.optim_wrapper
-    if precision == 'fp16':
-        wrapper.type = 'AmpOptimWrapper'
-        wrapper.dtype = 'float16'
-        wrapper.loss_scale = 'dynamic'
-    else:
-        from droplet_mmdet.compat import use_fp32
-        use_fp32(wrapper)
-
-
-def set_crop(pipeline: list, crop: int) -> int:
-    """Set the size of every crop step of a train pipeline; returns how
-    many there were."""
-    n = 0
-    for step in pipeline:
-        if 'crop_size' in step:
-            step['crop_size'] = (crop, crop)
-            n += 1
-    return n
-
-
-def measure_model(config: str, iters: int, data_root: str, device: str,
-                  precision: str, batch_size: int, crop: int,
-                  frames_1024: int) -> dict:
-    import torch
-    from mmengine.config import Config
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import Runner
-    from mmengine.runner.amp import autocast
-
-    import droplet_mmdet  # noqa: F401
-    from droplet_mmdet import compat
-    from droplet_mmdet.apis.demo import data_options
-    from mmdet.registry import MODELS as M
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(data_options(data_root))
-    cfg.merge_from_dict({'train_dataloader.num_workers': 0,
-                         'train_dataloader.persistent_workers': False,
-                         'train_dataloader.batch_size': batch_size,
-                         'val_dataloader.num_workers': 0,
-                         'val_dataloader.persistent_workers': False})
-    if not set_crop(cfg.train_dataloader.dataset.pipeline, crop):
-        raise SystemExit(f'{config}: no crop step to set to {crop} px')
-    set_precision(cfg, precision)
-    precision = compat.resolve_amp(cfg, cuda_available=device == 'cuda')
-    init_default_scope('mmdet')
-    torch.manual_seed(0)
-    model = M.build(cfg.model)
-    model.init_weights()
-    model = model.to(device)
-    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
-
-    def sync():
-        if device == 'cuda':
-            torch.cuda.synchronize()
-
-    def cycle():
-        while True:
-            yield from loader
-
-    batches = cycle()
-    model.train()
-    for _ in range(1 if device == 'cpu' else 5):  # warm-up
-        model.train_step(next(batches), wrapper)
-    sync()
-    t = time.perf_counter()
-    for _ in range(iters):
-        model.train_step(next(batches), wrapper)
-    sync()
-    train_s = (time.perf_counter() - t) / iters
-    model.eval()
-    val = Runner.build_dataloader(cfg.val_dataloader, seed=0)
-    vb = list(val)[:6]
-    big = dict(vb[0])
-    big['inputs'] = [torch.nn.functional.interpolate(
-        vb[0]['inputs'][0][None].float(), size=(1024, 1024))[0].to(
-            torch.uint8)]
-    sample = vb[0]['data_samples'][0].clone()
-    sample.set_metainfo(dict(img_shape=(1024, 1024), ori_shape=(1024, 1024),
-                             scale_factor=(1.0, 1.0)))
-    big['data_samples'] = [sample]
-    with torch.no_grad(), autocast(enabled=precision == 'fp16'):
-        model.test_step(vb[0])
-        sync()
-        t = time.perf_counter()
-        for b in vb[1:]:
-            model.test_step(b)
-        sync()
-        infer_ips = (len(vb) - 1) / (time.perf_counter() - t)
-        model.test_step(big)  # warm-up at this size
-        sync()
-        t = time.perf_counter()
-        for _ in range(frames_1024):
-            model.test_step(big)
-        sync()
-        big_s = (time.perf_counter() - t) / frames_1024
-    if device == 'cuda':
-        peak = dict(peak_gpu_mb=round(torch.cuda.max_memory_allocated() /
-                                      2**20))
-    else:
-        peak = dict(peak_rss_mb=round(resource.getrusage(
-            resource.RUSAGE_SELF).ru_maxrss / 1024))
-    return dict(precision=precision, batch_size=batch_size, crop=crop,
-                train_s_per_iter=round(train_s, 4),
-                train_images_per_s=round(batch_size / train_s, 3),
-                infer_images_per_s_256=round(infer_ips, 2),
-                infer_s_1024=round(big_s, 4),
-                infer_fps_1024=round(1 / big_s, 2), **peak)
-
-
-def measure_pipelines(data_root: str, n: int = 60) -> dict:
-    from mmengine.registry import init_default_scope
-
-    import droplet_mmdet  # noqa: F401
-    from mmdet.registry import DATASETS
-    init_default_scope('mmdet')
-    out = {}
-    for name, crop in (('RandomCrop', dict(type='RandomCrop',
-                                           crop_size=(256, 256))),
-                       ('ObjectAwareRandomCrop',
-                        dict(type='ObjectAwareRandomCrop',
-                             crop_size=(256, 256), min_objects=3))):
-        ds = DATASETS.build(dict(
-            type='CocoDataset', data_root=data_root, ann_file='train.json',
-            data_prefix=dict(img='train/'),
-            metainfo=dict(classes=('droplet', )),
-            pipeline=[dict(type='LoadImageFromFile'),
-                      dict(type='LoadAnnotations', with_bbox=True,
-                           with_mask=True), crop,
-                      dict(type='PackDetInputs')]))
-        ds[0]
-        t = time.perf_counter()
-        for i in range(n):
-            ds[i % len(ds)]
-        out[name] = round(n / (time.perf_counter() - t), 1)
-    return out
 
 
 def main():
@@ -194,55 +45,21 @@ def main():
     elif device == 'cuda' and not torch.cuda.is_available():
         p.error('--device cuda: torch sees no GPU')
     frames = args.frames_1024 or (2 if device == 'cpu' else 20)
+    import droplet_mmdet  # noqa: F401
+    from droplet_mmdet.apis import speed
     if args.one:
-        print(json.dumps(measure_model(
+        print(json.dumps(speed.measure_model(
             args.one[0], int(args.one[1]), args.data_root, device,
             args.one[2], args.batch_size, args.crop, frames)))
         return
-    import droplet_mmdet  # noqa: F401
-    from droplet_mmdet.apis.demo import ensure_dataset
-    ensure_dataset(args.data_root, 20, 6, 512, seed=5)
-    precisions = ['fp32'] if device == 'cpu' else ['fp32', 'fp16']
     out = args.out or osp.join(
         ROOT, 'benchmarks',
         'speed.json' if device == 'cpu' else 'speed_gpu.json')
-    machine = (f'{os.cpu_count()} CPU cores, no GPU' if device == 'cpu'
-               else torch.cuda.get_device_name(0))
-    cmd = ' '.join(['python tools/benchmark_speed.py'] + sys.argv[1:])
-    result = dict(machine=machine, device=device, command=cmd,
-                  torch=torch.__version__, models={})
-    for name, cfg, iters in MODELS:
-        iters = iters if device == 'cpu' else iters * 10
-        for prec in precisions:
-            proc = subprocess.run(
-                [sys.executable, __file__, '--data-root', args.data_root,
-                 '--device', device, '--batch-size', str(args.batch_size),
-                 '--crop', str(args.crop), '--frames-1024', str(frames),
-                 '--one', osp.join(ROOT, 'configs/droplet', cfg), str(iters),
-                 prec], capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise SystemExit(
-                    f'{cfg} ({prec}): benchmark failed:\n'
-                    f'{proc.stderr[-3000:]}')
-            key = name if len(precisions) == 1 else f'{name} {prec}'
-            result['models'][key] = json.loads(
-                proc.stdout.strip().splitlines()[-1])
-            print(key, result['models'][key], flush=True)
-        if len(precisions) == 2:
-            r32, r16 = (result['models'][f'{name} {q}'] for q in precisions)
-            result.setdefault('fp16_over_fp32', {})[name] = dict(
-                train=round(r16['train_images_per_s'] /
-                            r32['train_images_per_s'], 2),
-                infer_1024=round(r16['infer_fps_1024'] /
-                                 r32['infer_fps_1024'], 2))
-            print(name, 'fp16/fp32', result['fp16_over_fp32'][name])
-    result['pipeline_samples_per_s_512_to_256'] = measure_pipelines(
-        args.data_root)
-    print(result['pipeline_samples_per_s_512_to_256'])
-    os.makedirs(osp.dirname(out) or '.', exist_ok=True)
-    with open(out, 'w') as f:
-        json.dump(result, f, indent=2)
-    print(f'written to {out}')
+    speed.run_speed_benchmark(
+        [sys.executable, osp.abspath(__file__)],
+        osp.join(ROOT, 'configs/droplet'), args.data_root, device,
+        args.batch_size, args.crop, frames, out,
+        ' '.join(['python tools/benchmark_speed.py'] + sys.argv[1:]))
 
 
 if __name__ == '__main__':

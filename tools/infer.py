@@ -8,6 +8,10 @@ diameter, CV per image), OUT/size_histogram.png and OUT/overlays/*.png.
 A frame without droplets gets a summary row with count 0 and empty mean
 and CV cells; every output is written however many frames are empty.
 Frames larger than --tile are predicted in overlapping tiles and merged.
+Each tile runs through the config's own test pipeline and the model's own
+test_step, as tools/test.py does, so any mmdet instance-segmentation model
+works and droplets are measured in the frame's pixels whatever the test
+pipeline resizes (droplet_mmdet/apis/predictor.py).
 Droplets are counted at the calibrated count threshold stored beside the
 checkpoint by training (count_threshold.json), else at the config's
 ``count_score_thr``, else 0.5; ``--score-thr`` overrides all of them. The
@@ -42,7 +46,7 @@ def main():
     args = parse_args()
     import droplet_mmdet  # noqa: F401
     from droplet_mmdet.apis.infer import resolve_score_thr, run_inference
-    from droplet_mmdet.apis.slicing import mmdet_predict_fn
+    from droplet_mmdet.apis.predictor import mmdet_predict_fn
     from mmdet.apis import init_detector
     model = init_detector(args.config, args.checkpoint, device=args.device)
     score_thr, source = resolve_score_thr(args.score_thr, args.checkpoint,

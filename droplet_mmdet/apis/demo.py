@@ -55,14 +55,15 @@ def draw_predictions(model, image_paths: List[str], out_dir: str,
     """Outline predicted masks (score >= ``score_thr``) on each image."""
     from mmdet.apis import inference_detector
 
+    from droplet_mmdet.utils import to_numpy
     from droplet_mmdet.visualization import draw_outlines
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for path in image_paths:
         result = inference_detector(model, path)
         inst = result.pred_instances
-        keep = inst.scores.numpy() >= score_thr
-        masks = inst.masks.numpy()[keep] if 'masks' in inst else []
+        keep = to_numpy(inst.scores) >= score_thr
+        masks = to_numpy(inst.masks)[keep] if 'masks' in inst else []
         img = cv2.imread(path, cv2.IMREAD_COLOR)
         out = draw_outlines(img, masks)
         cv2.putText(out, f'{int(keep.sum())} droplets (score>={score_thr})',

@@ -18,7 +18,9 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from .slicing import draw_detections, measure, predict_frame, summarize
+from droplet_mmdet.visualization import draw_detections
+from .measure import measure, summarize
+from .slicing import predict_frame
 
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv')

@@ -25,6 +25,22 @@ def draw_outlines(image: np.ndarray, masks: Sequence[np.ndarray],
     return out
 
 
+def draw_detections(image: np.ndarray, dets: Sequence,
+                    color: Tuple[int, int, int] = (0, 255, 0),
+                    thickness: int = 1) -> np.ndarray:
+    """Outlines of box-sized detections (anything with ``box`` and ``mask``,
+    e.g. :class:`~droplet_mmdet.apis.slicing.Detection`) on a BGR copy of
+    ``image``, without building a full-frame mask per detection."""
+    out = image.copy() if image.ndim == 3 else cv2.cvtColor(
+        image, cv2.COLOR_GRAY2BGR)
+    for d in dets:
+        contours, _ = cv2.findContours(
+            np.ascontiguousarray(d.mask, dtype=np.uint8), cv2.RETR_EXTERNAL,
+            cv2.CHAIN_APPROX_NONE, offset=(int(d.box[0]), int(d.box[1])))
+        cv2.drawContours(out, contours, -1, color, thickness)
+    return out
+
+
 def tile_images(images: List[np.ndarray], cols: int = 4,
                 cell: int = 384) -> np.ndarray:
     """Resize BGR images to ``cell`` px squares and tile them in a grid."""
