@@ -1,5 +1,6 @@
 """DropletMetric on hand-made COCO files with real-world quirks."""
 import contextlib
+import copy
 import io
 import json
 
@@ -217,3 +218,97 @@ def test_no_ground_truth_and_no_prediction_is_not_evaluated(tmp_path):
         annotations=[], categories=[dict(id=1, name='bubble')])))
     out = _run(str(path), _empty_samples([1]))
     assert out['segm_mAP'] == -1.0 and out['bbox_mAP'] == -1.0
+
+
+def _imperfect(discs, seed, h=H, w=W):
+    """Predictions that a half-trained model makes: jittered and resized
+    masks of most true droplets, a missed one, a duplicate, false
+    positives, and scores that rank some false ones above true ones."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] + 0.5
+    out = []
+    for img_id, ds in discs.items():
+        preds = []
+        for k, (cx, cy, r) in enumerate(ds):
+            if k == 1 and img_id % 2:  # missed
+                continue
+            preds.append((cx + rng.normal(0, 1.5), cy + rng.normal(0, 1.5),
+                          r * rng.uniform(0.75, 1.2), rng.uniform(0.3, 1.0)))
+            if k == 0:  # duplicate, worse and lower
+                preds.append((cx + 3, cy - 2, r * 0.7, rng.uniform(0.1, 0.5)))
+        for _ in range(3):  # false positives, some with high scores
+            preds.append((rng.uniform(5, w - 5), rng.uniform(5, h - 5),
+                          rng.uniform(2, 6), rng.uniform(0.2, 0.95)))
+        masks, boxes, scores = [], [], []
+        for cx, cy, r, s in preds:
+            m = (x - cx)**2 + (y - cy)**2 < r * r
+            if not m.any():
+                continue
+            ys, xs = np.nonzero(m)
+            masks.append(m)
+            boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+            scores.append(s)
+        n = len(masks)
+        out.append(dict(img_id=img_id, ori_shape=(h, w), pred_instances=dict(
+            bboxes=torch.tensor(boxes, dtype=torch.float32),
+            scores=torch.tensor(scores, dtype=torch.float32),
+            labels=torch.zeros(n, dtype=torch.long),
+            masks=torch.from_numpy(np.stack(masks)))))
+    return out
+
+
+def _coco_metric(path, samples, tmp_path):
+    from mmdet.evaluation import CocoMetric
+    metric = CocoMetric(ann_file=path, metric=['bbox', 'segm'],
+                        outfile_prefix=str(tmp_path / 'coco'))
+    metric.dataset_meta = dict(classes=('bubble', ))
+    metric.process({}, copy.deepcopy(samples))
+    with contextlib.redirect_stdout(io.StringIO()):
+        return metric.compute_metrics(metric.results)
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_ap_equals_mmdet_coco_metric_on_imperfect_predictions(tmp_path,
+                                                              seed):
+    """Where both are defined (ids from 1, under 100 detections per
+    image), DropletMetric's AP is mmdet's CocoMetric's, box and mask."""
+    path, discs = _coco_file(tmp_path, first_id=1, cat_id=1)
+    samples = _imperfect(discs, seed)
+    ours = _run(path, copy.deepcopy(samples))
+    ref = _coco_metric(path, samples, tmp_path)
+    for t in ('bbox', 'segm'):
+        for k in ('mAP', 'mAP_50', 'mAP_75'):
+            assert ours[f'{t}_{k}'] == pytest.approx(ref[f'{t}_{k}'],
+                                                     abs=1e-3), (t, k)
+        assert 0.05 < ours[f'{t}_mAP_50'] < 0.99  # imperfect, not empty
+
+
+def test_ap_at_1000_detections_where_coco_metric_caps_at_100(tmp_path):
+    """300 droplets in one frame: mmdet reads mAP at maxDets=100 (the
+    'mAP' of pycocotools' summarize) and so misses two thirds of them;
+    DropletMetric scores all. AP50 and AP75 (maxDets 1000 in both) agree."""
+    h = w = 200
+    y, x = np.mgrid[0:h, 0:w] + 0.5
+    centres = [(5 + 10 * i, 5 + 13 * j) for i in range(20) for j in range(15)]
+    anns = []
+    for k, (cx, cy) in enumerate(centres):
+        m = ((x - cx)**2 + (y - cy)**2 < 16).astype(np.uint8)
+        rle = mask_utils.encode(np.asfortranarray(m))
+        rle['counts'] = rle['counts'].decode()
+        anns.append(dict(id=k + 1, image_id=1, category_id=1,
+                         segmentation=rle, area=float(m.sum()),
+                         bbox=mask_utils.toBbox(rle).tolist(), iscrowd=0))
+    path = tmp_path / 'dense.json'
+    path.write_text(json.dumps(dict(
+        images=[dict(id=1, file_name='a.png', height=h, width=w)],
+        annotations=anns, categories=[dict(id=1, name='bubble')])))
+    discs = {1: [(cx, cy, 4) for cx, cy in centres]}
+    samples = _imperfect(discs, seed=3, h=h, w=w)
+    assert len(samples[0]['pred_instances']['scores']) > 300
+    ours = _run(str(path), copy.deepcopy(samples))
+    ref = _coco_metric(str(path), samples, tmp_path)
+    for t in ('bbox', 'segm'):
+        for k in ('mAP_50', 'mAP_75'):
+            assert ours[f'{t}_{k}'] == pytest.approx(ref[f'{t}_{k}'],
+                                                     abs=1e-3), (t, k)
+        assert ours[f'{t}_mAP'] > 2 * ref[f'{t}_mAP'] > 0

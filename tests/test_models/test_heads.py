@@ -1,10 +1,12 @@
 """Thin head subclasses: positives are weighted by their matched GT size,
 everything else is mmdet's."""
+import pytest
 import torch
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
+from mmdet.models.task_modules.prior_generators import anchor_inside_flags
 from mmdet.registry import MODELS
-from mmdet.structures.bbox import get_box_tensor
+from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
 
 import droplet_mmdet  # noqa: F401
 
@@ -237,3 +239,153 @@ def test_roi_head_passes_true_sizes_to_bbox_head():
         -1, 4))
     # the 12 px box of droplet 0 weighs less than droplet 1's 48 px box
     assert o[3][:n][idx == 0].max() < o[3][:n][idx == 1].min()
+
+
+def _dense(type_, allowed_border=-1, **losses):
+    """A tiny anchor head (RPN or RetinaNet) on a 2-level anchor grid."""
+    extra = dict(num_classes=1, stacked_convs=1) if 'Retina' in type_ \
+        else {}
+    return MODELS.build(dict(
+        type=type_, in_channels=4, feat_channels=4,
+        anchor_generator=dict(type='AnchorGenerator', scales=[3, 6],
+                              ratios=[1.0], strides=[4, 8]),
+        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4,
+                        target_stds=[1.] * 4),
+        train_cfg=ConfigDict(
+            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5,
+                          neg_iou_thr=0.3, min_pos_iou=0.3,
+                          match_low_quality=True, ignore_iof_thr=-1),
+            sampler=None, allowed_border=allowed_border, pos_weight=-1,
+            debug=False),
+        **extra, **losses))
+
+
+SW_LOSSES = dict(
+    loss_cls=dict(type='SizeWeightedFocalLoss', use_sigmoid=True,
+                  size_weight=SW),
+    loss_bbox=dict(type='SizeWeightedL1Loss', size_weight=SW))
+STOCK_LOSSES = dict(loss_cls=dict(type='FocalLoss', use_sigmoid=True),
+                    loss_bbox=dict(type='L1Loss'))
+
+
+@pytest.mark.parametrize('stock', ['RPNHead', 'RetinaHead'])
+@pytest.mark.parametrize('allowed_border', [-1, 0, 2])
+@pytest.mark.parametrize('unmap', [True, False])
+def test_anchor_heads_weights_land_on_the_positive_anchors(
+        stock, allowed_border, unmap):
+    """With allowed_border >= 0 the anchors crossing the image border are
+    left out of the assignment, so mmdet's pos_inds index the anchors
+    inside the image, not the full anchor list that the (unmapped) weights
+    cover. Every positive anchor of the full list must get the weight of
+    the droplet it overlaps, and every other anchor the stock weight."""
+    ours = _dense('SizeWeighted' + stock, allowed_border, **SW_LOSSES)
+    ref = _dense(stock, allowed_border, **STOCK_LOSSES)
+    anchors = torch.cat(ours.prior_generator.grid_priors(
+        [(32, 32), (16, 16)], device='cpu'))
+    valid = torch.ones(len(anchors), dtype=torch.bool)
+    valid[::7] = False  # padding-invalid anchors shift the indices too
+    # a 12 px droplet at the top-left border, a 48 px one further in;
+    # the image (100 x 110) is smaller than the 128 px anchor grid
+    gt = InstanceData(bboxes=torch.tensor([[1., 2., 13., 14.],
+                                           [40., 40., 88., 88.]]),
+                      labels=torch.zeros(2, dtype=torch.long),
+                      droplet_sizes=torch.tensor([12., 48.]))
+    meta = dict(img_shape=(100, 110))
+    o = ours._get_targets_single(anchors, valid, gt, meta,
+                                 unmap_outputs=unmap)
+    s = ref._get_targets_single(anchors, valid, gt, meta,
+                                unmap_outputs=unmap)
+    inside = anchor_inside_flags(anchors, valid, (100, 110), allowed_border)
+    if allowed_border >= 0:
+        assert inside.sum() < valid.sum()  # the case this test is about
+    torch.testing.assert_close(o[0], s[0])  # labels
+    torch.testing.assert_close(o[2], s[2])  # box targets
+    laid_out = anchors if unmap else anchors[inside]
+    pos = torch.nonzero(o[0] == 0).squeeze(1)  # positives, as laid out
+    assert len(pos) == len(o[4]) > 2
+    which = bbox_overlaps(laid_out[pos], gt.bboxes).argmax(1)
+    assert set(which.tolist()) == {0, 1}
+    raw = _raw(gt.droplet_sizes)[which]
+    torch.testing.assert_close(o[1][pos], raw / raw.mean())
+    torch.testing.assert_close(o[3][pos], (raw / raw.mean())[:, None]
+                               .expand(-1, 4))
+    rest = torch.ones(len(o[0]), dtype=torch.bool)
+    rest[pos] = False
+    torch.testing.assert_close(o[1][rest], s[1][rest])
+    torch.testing.assert_close(o[3][rest], s[3][rest])
+
+
+def _loss_of(head, img=64):
+    from mmdet.structures import DetDataSample
+    sample = DetDataSample(metainfo=dict(
+        img_shape=(img, img), pad_shape=(img, img),
+        batch_input_shape=(img, img)))
+    sample.gt_instances = InstanceData(
+        bboxes=torch.tensor([[8., 8., 20., 20.], [30., 30., 54., 54.]]),
+        labels=torch.zeros(2, dtype=torch.long))
+    torch.manual_seed(0)
+    feats = tuple(torch.randn(1, 4, img // s, img // s)
+                  for s in (8, 16))
+    return head.loss(feats, [sample])
+
+
+DENSE = {
+    'RetinaHead': dict(
+        num_classes=1, stacked_convs=1, in_channels=4, feat_channels=4,
+        anchor_generator=dict(type='AnchorGenerator', scales=[3],
+                              ratios=[1.0], strides=[8, 16]),
+        train_cfg=dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5,
+                                     neg_iou_thr=0.4, min_pos_iou=0),
+                       sampler=dict(type='PseudoSampler'), allowed_border=-1,
+                       pos_weight=-1, debug=False)),
+    'FCOSHead': dict(num_classes=1, stacked_convs=1, in_channels=4,
+                     feat_channels=4, strides=[8, 16],
+                     regress_ranges=((-1, 32), (32, 1e8)), norm_cfg=None),
+}
+
+
+@pytest.mark.parametrize('head_type', sorted(DENSE))
+@pytest.mark.parametrize('loss_key', ['loss_cls', 'loss_bbox'])
+def test_stock_dense_head_refuses_size_weighted_loss(head_type, loss_key):
+    """mmdet's own dense heads pass no sizes: a size-weighted loss in them
+    would silently be the plain loss. Its first call is an error naming
+    the head and the loss; with the weighting off it trains as usual."""
+    loss = dict(
+        loss_cls=dict(type='SizeWeightedFocalLoss', use_sigmoid=True),
+        loss_bbox=dict(type='SizeWeightedL1Loss'))[loss_key]
+    if head_type == 'FCOSHead' and loss_key == 'loss_bbox':
+        pytest.skip('FCOS regresses decoded boxes with an IoU loss')
+    on = MODELS.build(dict(DENSE[head_type], type=head_type,
+                           **{loss_key: dict(loss, size_weight=SW)}))
+    with pytest.raises(RuntimeError,
+                       match=rf'{head_type}\.{loss_key} is a SizeWeighted'
+                       r'.*gives it no droplet sizes'):
+        _loss_of(on)
+    off = MODELS.build(dict(DENSE[head_type], type=head_type,
+                            **{loss_key: loss}))
+    out = _loss_of(off)
+    assert all(torch.isfinite(torch.stack(v) if isinstance(v, list) else v)
+               .all() for v in out.values())
+
+
+def test_size_weighted_retina_head_trains_with_the_weighting_on():
+    head = MODELS.build(dict(DENSE['RetinaHead'],
+                             type='SizeWeightedRetinaHead', **SW_LOSSES))
+    out = _loss_of(head)
+    assert head.loss_cls.size_source == 'SizeWeightedRetinaHead'
+    assert torch.stack(out['loss_cls']).sum() > 0
+
+
+def test_mixin_refuses_heads_with_their_own_targets():
+    """ATSS (and RTMDet, GFL, ... built on it) computes targets its own
+    way: the mixin would weigh nothing, so building is an error."""
+    from mmdet.models.dense_heads import ATSSHead
+
+    from droplet_mmdet.models.heads import SizeWeightedAnchorHeadMixin
+
+    class SizeWeightedATSSHead(SizeWeightedAnchorHeadMixin, ATSSHead):
+        pass
+
+    with pytest.raises(TypeError, match='SizeWeightedATSSHead: .*ATSSHead '
+                       'computes them'):
+        SizeWeightedATSSHead(num_classes=1, in_channels=4)

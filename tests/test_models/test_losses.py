@@ -61,6 +61,7 @@ def test_focal_equals_mmdet_when_size_weight_off(reduction):
 
 def test_focal_zero_weight_and_empty():
     loss = SizeWeightedFocalLoss(size_weight=dict(s_ref=24, gamma=1))
+    loss.mark_fed('test')  # as a size-passing head does
     pred = torch.randn(5, 1, requires_grad=True)
     out = loss(pred, torch.zeros(5, dtype=torch.long),
                weight=torch.zeros(5))
@@ -120,3 +121,27 @@ def test_mask_loss_empty():
                                                          dtype=torch.long))
     assert out.item() == 0
     out.backward()
+
+
+@pytest.mark.parametrize('build,args', [
+    (lambda sw: SizeWeightedFocalLoss(size_weight=sw),
+     (torch.zeros(2, 1), torch.tensor([0, 1]))),
+    (lambda sw: SizeWeightedL1Loss(size_weight=sw),
+     (torch.zeros(2, 4), torch.ones(2, 4))),
+    (lambda sw: SizeWeightedMaskLoss(size_weight=sw),
+     (torch.zeros(2, 1, 4, 4), torch.ones(2, 4, 4), torch.tensor([0, 0]))),
+])
+def test_size_weighted_loss_without_sizes_is_an_error(build, args):
+    """With the weighting on, a loss that no size ever reached refuses to
+    run (it would act as the plain loss); off, it runs as the plain
+    loss; asking it for weights (what a size-passing head does) lets it
+    run."""
+    on = build(dict(s_ref=24, gamma=1))
+    with pytest.raises(RuntimeError, match=r'Size.*Loss with size_weight='
+                       r".*'gamma': 1.*nothing gave it droplet sizes"):
+        on(*args)
+    for off in (build(None), build(dict(s_ref=24, gamma=0))):
+        assert off(*args).item() >= 0
+    on.object_weights(torch.tensor([12., 48.]))
+    assert on.size_source == 'object_weights'
+    torch.testing.assert_close(on(*args), build(None)(*args))

@@ -1,10 +1,13 @@
-from .size_weighted_heads import (SizeWeightedFCNMaskHead, SizeWeightedRoIHead,
-                                  SizeWeightedRPNHead,
-                                  SizeWeightedShared2FCBBoxHead,
+from .anchor_heads import (SizeWeightedAnchorHeadMixin, SizeWeightedRetinaHead,
+                           SizeWeightedRPNHead)
+from .size_weighted_heads import (SizeWeightedCascadeRoIHead,
+                                  SizeWeightedFCNMaskHead, SizeWeightedRoIHead,
+                                  SizeWeightedShared2FCBBoxHead, mark_fed,
                                   matched_sizes)
 
 __all__ = [
-    'SizeWeightedRPNHead', 'SizeWeightedRoIHead',
-    'SizeWeightedShared2FCBBoxHead', 'SizeWeightedFCNMaskHead',
-    'matched_sizes'
+    'SizeWeightedAnchorHeadMixin', 'SizeWeightedRPNHead',
+    'SizeWeightedRetinaHead', 'SizeWeightedRoIHead',
+    'SizeWeightedCascadeRoIHead', 'SizeWeightedShared2FCBBoxHead',
+    'SizeWeightedFCNMaskHead', 'mark_fed', 'matched_sizes'
 ]

@@ -1,10 +1,10 @@
-"""Thin head subclasses that pass droplet sizes to size-weighted losses.
+"""Thin RoI-head subclasses that pass droplet sizes to size-weighted losses.
 
 mmdet's heads do not give their losses the size of the droplet a sample is
 matched to. Each subclass here overrides one target/loss method, asks its
 loss for ``object_weights(sizes)`` (all ones for an mmdet loss without size
 weighting) and multiplies the weights mmdet already passes. The loss calls
-keep mmdet's contract.
+keep mmdet's contract. Dense (anchor) heads: :mod:`.anchor_heads`.
 
 The size of a matched droplet is its *true* size, ``gt_instances.
 droplet_sizes`` (``RecordDropletSize`` ... ``PackDropletInputs`` in the
@@ -17,11 +17,9 @@ Shorthand: A anchors, P positive samples of one image, R RoIs, M mask size.
 from typing import List
 
 import torch
-from mmdet.models.dense_heads import RPNHead
-from mmdet.models.roi_heads import StandardRoIHead
+from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
 from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 from mmdet.models.roi_heads.mask_heads import FCNMaskHead
-from mmdet.models.task_modules.prior_generators import anchor_inside_flags
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import get_box_tensor
 from mmengine.logging import print_log
@@ -65,6 +63,16 @@ def _object_weights(loss, sizes: Tensor) -> Tensor:
     return fn(sizes)
 
 
+def mark_fed(head, *loss_names: str) -> None:
+    """Tell the head's size-weighted losses that ``head`` passes them
+    droplet sizes (called on every target computation, positives or not:
+    a loss whose weighting is on refuses to run without it)."""
+    for name in loss_names:
+        loss = getattr(head, name, None)
+        if hasattr(loss, 'mark_fed'):
+            loss.mark_fed(type(head).__name__)
+
+
 class _GtSizeSampler:
     """Wraps an mmdet sampler: its sampling results also carry
     ``pos_gt_sizes`` (P,), the true sizes of the matched droplets."""
@@ -96,33 +104,13 @@ class SizeWeightedRoIHead(StandardRoIHead):
 
 
 @MODELS.register_module()
-class SizeWeightedRPNHead(RPNHead):
-    """``RPNHead`` whose positive anchors are weighted by the true size of
-    their matched droplet (through ``loss_cls`` and ``loss_bbox``
-    ``object_weights``)."""
+class SizeWeightedCascadeRoIHead(CascadeRoIHead):
+    """``CascadeRoIHead`` whose sampling results (every stage) carry the
+    true sizes of the matched droplets, as :class:`SizeWeightedRoIHead`."""
 
-    def _get_targets_single(self, flat_anchors, valid_flags, gt_instances,
-                            img_meta, gt_instances_ignore=None,
-                            unmap_outputs=True) -> tuple:
-        (labels, label_weights, bbox_targets, bbox_weights, pos_inds,
-         neg_inds, sampling_result) = super()._get_targets_single(
-             flat_anchors, valid_flags, gt_instances, img_meta,
-             gt_instances_ignore, unmap_outputs)
-        if len(pos_inds) > 0:
-            # pos_inds index the anchors inside the image; map them to the
-            # full anchor list when the outputs were unmapped.
-            idx = pos_inds
-            if unmap_outputs:
-                inside = anchor_inside_flags(
-                    flat_anchors, valid_flags, img_meta['img_shape'][:2],
-                    self.train_cfg['allowed_border'])
-                idx = torch.nonzero(inside, as_tuple=False).squeeze(1)[idx]
-            sizes = matched_sizes(sampling_result, gt_instances)
-            label_weights[idx] *= _object_weights(self.loss_cls, sizes)
-            bbox_weights[idx] *= _object_weights(self.loss_bbox,
-                                                 sizes)[:, None]
-        return (labels, label_weights, bbox_targets, bbox_weights, pos_inds,
-                neg_inds, sampling_result)
+    def init_assigner_sampler(self) -> None:
+        super().init_assigner_sampler()
+        self.bbox_sampler = [_GtSizeSampler(s) for s in self.bbox_sampler]
 
 
 @MODELS.register_module()
@@ -137,6 +125,7 @@ class SizeWeightedShared2FCBBoxHead(Shared2FCBBoxHead):
         labels, label_weights, bbox_targets, bbox_weights = \
             super().get_targets(sampling_results, rcnn_train_cfg,
                                 concat=False)
+        mark_fed(self, 'loss_cls', 'loss_bbox')
         for res, lw, bw in zip(sampling_results, label_weights,
                                bbox_weights):
             num_pos = res.pos_priors.size(0)  # positives come first
@@ -169,6 +158,7 @@ class SizeWeightedFCNMaskHead(FCNMaskHead):
             sampling_results=sampling_results,
             batch_gt_instances=batch_gt_instances,
             rcnn_train_cfg=rcnn_train_cfg)
+        mark_fed(self, 'loss_mask')
         pos_labels = torch.cat([res.pos_gt_labels for res in sampling_results])
         if self.class_agnostic:
             pos_labels = torch.zeros_like(pos_labels)

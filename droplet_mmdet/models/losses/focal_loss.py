@@ -8,30 +8,99 @@ reduction_override=None)`` unchanged: the thin head subclasses in
 ``object_weights(sizes)`` of the matched droplets and fold them into the
 ``weight`` they already pass. With ``size_weight=None`` (or ``gamma=0``)
 these losses are exactly mmdet's ``FocalLoss`` and ``L1Loss``.
+
+A head that does not pass sizes (mmdet's ``RetinaHead``, ``FCOSHead``, any
+RTMDet head, ...) would make a size-weighted loss silently act as the
+plain loss. So a loss whose weighting is on refuses its first call unless
+sizes reach it: a head marks it (:meth:`SizeWeightMixin.mark_fed`) every
+time it computes targets, and :meth:`SizeWeightMixin.object_weights` marks
+it too. Otherwise the call raises an error naming the head and the loss.
 """
+import inspect
 from typing import Optional
 
 import torch
 from mmdet.models.losses import FocalLoss, L1Loss
 from mmdet.registry import MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
 from .size_weight import size_weights
 
+SIZE_FEEDING_HEADS = (
+    'SizeWeightedRPNHead, SizeWeightedRetinaHead or any AnchorHead '
+    'subclass with SizeWeightedAnchorHeadMixin (dense heads); '
+    'SizeWeightedShared2FCBBoxHead and SizeWeightedFCNMaskHead under '
+    'SizeWeightedRoIHead / SizeWeightedCascadeRoIHead (RoI heads)')
+
+
+def _owner_of(module: nn.Module) -> Optional[str]:
+    """``Head.attr`` of the module that holds ``module`` and is calling it
+    (found on the call stack), or None."""
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            obj = frame.f_locals.get('self', None)
+            if isinstance(obj, nn.Module) and obj is not module:
+                for name, child in obj.named_children():
+                    if child is module:
+                        return f'{type(obj).__name__}.{name}'
+            frame = frame.f_back
+    finally:
+        del frame
+    return None
+
 
 class SizeWeightMixin:
-    """Holds ``size_weight`` and turns matched droplet sizes into
-    weights."""
+    """Holds ``size_weight``, turns matched droplet sizes into weights and
+    checks that sizes reach the loss."""
+
+    #: who gives this loss droplet sizes (None: nobody yet)
+    size_source: Optional[str] = None
 
     def _init_size_weight(self, size_weight: Optional[dict]) -> None:
         self.size_weight = dict(size_weight) if size_weight else None
 
+    @property
+    def size_weighting_on(self) -> bool:
+        """True when ``size_weight`` is set with ``gamma != 0``."""
+        return bool(self.size_weight) and \
+            self.size_weight.get('gamma', 1.0) != 0
+
+    def mark_fed(self, source: str) -> None:
+        """Record that ``source`` (a head) passes droplet sizes to this
+        loss through :meth:`object_weights`."""
+        self.size_source = source
+
     def object_weights(self, sizes: Tensor) -> Tensor:
         """(K,) droplet sizes ``sqrt(w * h)`` in input px -> (K,) weights
         (ones if off)."""
-        if not self.size_weight:
+        if self.size_source is None:
+            self.size_source = 'object_weights'
+        if not self.size_weighting_on:
             return torch.ones_like(sizes)
         return size_weights(sizes, **self.size_weight)
+
+    def check_fed(self) -> None:
+        """Raise if the weighting is on and no sizes ever reached the loss
+        (its head does not pass them, so it would act as the plain loss).
+
+        Raises:
+            RuntimeError: naming the loss and the head that calls it.
+        """
+        if self.size_source is not None or not self.size_weighting_on:
+            return
+        what = f'{type(self).__name__} with size_weight={self.size_weight}'
+        owner = _owner_of(self)
+        if owner is None:
+            where = f'a {what} was called, but nothing gave it droplet ' \
+                'sizes (object_weights() was never called)'
+        else:
+            where = f'{owner} is a {what}, but {owner.split(".")[0]} ' \
+                'gives it no droplet sizes'
+        raise RuntimeError(
+            f'{where}: it would train as the plain loss, without size '
+            f'weighting. Use a head that passes sizes ({SIZE_FEEDING_HEADS})'
+            ', or set size_weight=None for the plain loss.')
 
 
 @MODELS.register_module()
@@ -48,6 +117,15 @@ class SizeWeightedFocalLoss(SizeWeightMixin, FocalLoss):
         super().__init__(**kwargs)
         self._init_size_weight(size_weight)
 
+    def forward(self, pred: Tensor, target: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None) -> Tensor:
+        """mmdet's ``forward``, after :meth:`SizeWeightMixin.check_fed`."""
+        self.check_fed()
+        return super().forward(pred, target, weight, avg_factor,
+                               reduction_override)
+
 
 @MODELS.register_module()
 class SizeWeightedL1Loss(SizeWeightMixin, L1Loss):
@@ -61,3 +139,12 @@ class SizeWeightedL1Loss(SizeWeightMixin, L1Loss):
     def __init__(self, size_weight: Optional[dict] = None, **kwargs):
         super().__init__(**kwargs)
         self._init_size_weight(size_weight)
+
+    def forward(self, pred: Tensor, target: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None) -> Tensor:
+        """mmdet's ``forward``, after :meth:`SizeWeightMixin.check_fed`."""
+        self.check_fed()
+        return super().forward(pred, target, weight, avg_factor,
+                               reduction_override)

@@ -65,6 +65,7 @@ class SizeWeightedMaskLoss(SizeWeightMixin, nn.Module):
                 avg_factor: Optional[float] = None,
                 reduction_override: Optional[str] = None) -> Tensor:
         assert reduction_override in (None, 'none', 'mean', 'sum')
+        self.check_fed()
         reduction = reduction_override or self.reduction
         return self.loss_weight * weighted_mask_bce(
             pred, target, label, weight, reduction, avg_factor)
