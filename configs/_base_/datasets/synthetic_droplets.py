@@ -8,10 +8,12 @@ backend_args = None
 # Crops and other augmentations go after the first three steps: each
 # droplet's true size is recorded before a crop can cut it, and packed as
 # gt_instances.droplet_sizes for size-weighted losses (stock heads ignore
-# it).
+# it). LoadDropletAnnotations decodes each RLE into its box only: the same
+# masks as LoadAnnotations (tests/test_datasets/test_box_masks.py) without
+# a full-frame bitmap per droplet.
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='LoadDropletAnnotations', with_bbox=True, with_mask=True),
     dict(type='RecordDropletSize'),
     dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),
     dict(type='PackDropletInputs')

@@ -36,10 +36,15 @@ def union_mask(masks, shape: Tuple[int, int]) -> np.ndarray:
 
     Polygons are rasterised once, merged, by the same pycocotools calls
     that ``PolygonMasks.to_ndarray`` uses per instance (a 1024 x 1024 frame
-    with 155 bubbles would otherwise make 160 MB of bitmaps per sample).
+    with 155 bubbles would otherwise make 160 MB of bitmaps per sample);
+    ``BoxBitmapMasks`` are pasted box by box.
     """
     from mmdet.structures.mask import PolygonMasks
-    if isinstance(masks, PolygonMasks):
+
+    from ...structures import BoxBitmapMasks
+    if isinstance(masks, BoxBitmapMasks):
+        fg = masks.union()
+    elif isinstance(masks, PolygonMasks):
         import pycocotools.mask as mask_utils
         polys = [p for inst in masks.masks for p in inst]
         if not polys:
