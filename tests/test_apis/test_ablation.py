@@ -74,7 +74,8 @@ def test_resume_sees_the_same_data_through_another_path_spelling(tmp_path):
            env=dict(BUBBLES_ROOT=str(tmp_path / 'data') + '/'))
     rows = run_ablation(['configs/slim_stock.py'], [0], {}, 200,
                         str(tmp_path / 'w'), out, ROOT,
-                        env=dict(BUBBLES_ROOT=str(tmp_path) + '/repo/../data/'),
+                        env=dict(
+                            BUBBLES_ROOT=str(tmp_path) + '/repo/../data/'),
                         resume=True, log=lambda *a: None)
     assert rows[0]['segm_mAP'] == pytest.approx(0.4)
     logs = []
