@@ -222,15 +222,16 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                  resume: bool = False, eval_only: bool = False,
                  log=print, val_interval: Optional[int] = None,
                  base_config: Optional[str] = None,
-                 recipe: Sequence[str] = (), title: str = ''
-                 ) -> List[Dict]:
+                 recipe: Sequence[str] = (), title: str = '',
+                 extra: Optional[Dict] = None) -> List[Dict]:
     """Train every row with every seed, same schedule; write ``out`` (json,
     every run with its learning curve), its ``.md`` table (mean ± half the
     spread) and ``.png`` curves after each run, so that an interrupted
     ablation keeps what it measured.
 
     Args:
-        configs: config files, or row names (``stock``, ``+focal``,
+        configs: config files (``.py``, or ``.json`` as composed configs
+            are written), or row names (``stock``, ``+focal``,
             ``recipe``, ``recipe-focal``; see :mod:`.ablation_rows`)
             composed on ``base_config`` with ``recipe``.
         data_options: ``--cfg-options`` shared by all runs (data paths).
@@ -243,6 +244,8 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
         eval_only: train nothing; evaluate the checkpoints an earlier run
             left (``<work_root>/<config>_s<seed>/iter_<iters>.pth``) with
             the current code, e.g. after a metric fix.
+        extra: more facts for the results file (e.g. what each row
+            trains on).
     """
     val_interval = val_interval or iters
     setup = dict(iters=iters, data_options=data_options, env=env or {},
@@ -260,7 +263,7 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             log(f'{out}: other schedule/data, not resuming from it')
     for seed in seeds:  # every row at one seed before the next seed
         for cfg in configs:
-            is_file = cfg.endswith('.py')
+            is_file = cfg.endswith(('.py', '.json'))
             name = osp.splitext(osp.basename(cfg))[0] if is_file else cfg
             if any(r['config'] == name and r['seed'] == seed for r in runs):
                 continue
@@ -299,7 +302,8 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             rows = summarize_runs(runs)
             with open(out, 'w') as f:
                 json.dump(dict(runs=runs, summary=rows, **setup,
-                               evaluated_checkpoints=eval_only),
+                               evaluated_checkpoints=eval_only,
+                               **(extra or {})),
                           f, indent=2)
             with open(osp.splitext(out)[0] + '.md', 'w') as f:
                 f.write(markdown_table(rows) + '\n')

@@ -1,0 +1,305 @@
+"""Transfer benchmark: what synthetic frames buy on a real val set.
+
+Every row trains the same model (the ablation's ``+anchors`` row: the slim
+Mask R-CNN with the anchors fitted to the real set) with the same schedule
+and validates on the real set's val split; only the training data differ:
+
+- ``real_all``: every real train frame (the ablation's ``+anchors`` row);
+- ``realK``: the first K real train frames (by image id);
+- ``syn``: synthetic frames only (generator v2, default ``FrameSpec``:
+  randomised sizes, looks and optics; nothing fitted to the real set);
+- ``cpK``: cut-and-paste frames composed from the first K real train
+  frames only (:func:`~droplet_mmdet.datasets.synthetic.cutpaste_io.
+  cut_paste_dataset`);
+- ``syn+realK`` / ``cpK+realK``: both, the K real frames repeated so that
+  they make ``real_share`` (40 %) of the samples (DropTrack trains on 60 %
+  synthetic data).
+
+Synthetic and cut-paste frames go through the real rows' training pipeline
+(random 384 px crop, flips) with their RLE masks loaded per box
+(``LoadDropletAnnotations``). The data are made once per work root and
+reused by every seed.
+
+Shorthand: K real train frames, S synthetic (or cut-paste) train frames.
+"""
+import copy
+import json
+import os
+import os.path as osp
+import re
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+ROW_RE = re.compile(r'^(?:(syn|cp(\d+))(\+)?)?(real(\d+|_all))?$')
+
+
+def parse_row(row: str) -> Tuple[Optional[str], Optional[int],
+                                 Optional[int]]:
+    """``row`` -> ``(synthetic kind, cut-paste source frames, real frames)``;
+    the kind is ``'syn'``, ``'cp'`` or None, real frames -1 for all.
+
+    Raises:
+        ValueError: for a row this benchmark does not know.
+    """
+    m = ROW_RE.match(row)
+    if not row or m is None or (m.group(1) and m.group(4) and
+                                not m.group(3)) or (
+                                    m.group(3) and not m.group(4)):
+        raise ValueError(
+            f'transfer row {row!r} unknown: use real_all, realK, syn, cpK, '
+            'syn+realK or cpK+realK (K a number of frames)')
+    kind = None if m.group(1) is None else (
+        'syn' if m.group(1) == 'syn' else 'cp')
+    cp = int(m.group(2)) if m.group(2) else None
+    real = None
+    if m.group(4):
+        real = -1 if m.group(5) == '_all' else int(m.group(5))
+        if real == 0:
+            raise ValueError(f'transfer row {row!r}: real0 is no real frame; '
+                             'use syn or cpK')
+    if cp == 0:
+        raise ValueError(f'transfer row {row!r}: cut-paste needs at least '
+                         'one source frame')
+    return kind, cp, real
+
+
+def real_train_source(cfg) -> Tuple[str, str]:
+    """(annotation file, image folder) of ``cfg``'s real training set,
+    absolute as the dataset resolves them."""
+    ds = cfg.train_dataloader.dataset
+    root = ds.get('data_root', '') or ''
+    ann = osp.join(root, ds.ann_file)
+    img = osp.join(root, (ds.get('data_prefix') or {}).get('img', ''))
+    return osp.abspath(ann), osp.abspath(img)
+
+
+def subset_coco(ann_file: str, k: int, out_file: str) -> Dict[str, Any]:
+    """The first ``k`` images (by id) of a COCO file and their annotations,
+    written to ``out_file``.
+
+    Raises:
+        ValueError: when the file has fewer than ``k`` images.
+    """
+    with open(ann_file) as f:
+        data = json.load(f)
+    images = sorted(data['images'], key=lambda im: im['id'])
+    if len(images) < k:
+        raise ValueError(f'{ann_file}: {len(images)} images, fewer than the '
+                         f'{k} asked for')
+    keep = images[:k]
+    ids = {im['id'] for im in keep}
+    out = dict(data, images=keep, annotations=[
+        a for a in data['annotations'] if a['image_id'] in ids])
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+    with open(out_file, 'w') as f:
+        json.dump(out, f)
+    return out
+
+
+def rename_category(ann_file: str, name: str, out_file: str) -> None:
+    """Copy of a one-class COCO file whose category is called ``name`` (the
+    real set's class, so that the dataset's ``classes`` keep it)."""
+    with open(ann_file) as f:
+        data = json.load(f)
+    if len(data['categories']) != 1:
+        raise ValueError(f'{ann_file}: {len(data["categories"])} '
+                         'categories, expected one')
+    data['categories'][0]['name'] = name
+    with open(out_file, 'w') as f:
+        json.dump(data, f)
+
+
+def make_synthetic(out_dir: str, frames: int, size: int, seed: int,
+                   classes: Sequence[str], log=print) -> str:
+    """Generator-v2 train frames (made once); returns their COCO file."""
+    from droplet_mmdet.datasets.synthetic import FrameSpec, generate_dataset
+    ann = osp.join(out_dir, 'train_renamed.json')
+    if osp.isfile(ann):
+        return ann
+    log(f'rendering {frames} synthetic v2 frames ({size} px) -> {out_dir}')
+    generate_dataset(out_dir, FrameSpec(height=size, width=size),
+                     dict(train=frames), seed=seed, progress=False)
+    rename_category(osp.join(out_dir, 'train.json'), classes[0], ann)
+    return ann
+
+
+def make_cut_paste(out_dir: str, src_ann: str, img_root: str, k: int,
+                   frames: int, seed: int, classes: Sequence[str],
+                   log=print) -> str:
+    """Cut-and-paste train frames from the first ``k`` real frames (made
+    once); returns their COCO file."""
+    from droplet_mmdet.datasets.synthetic.cutpaste_io import cut_paste_dataset
+    ann = osp.join(out_dir, 'train_renamed.json')
+    if osp.isfile(ann):
+        return ann
+    log(f'composing {frames} cut-and-paste frames from {k} real frames '
+        f'-> {out_dir}')
+    cut_paste_dataset(src_ann, img_root, out_dir, dict(train=frames),
+                      num_source_frames=k, seed=seed, gallery=8,
+                      progress=False)
+    rename_category(osp.join(out_dir, 'train.json'), classes[0], ann)
+    return ann
+
+
+def generated_pipeline(real_pipeline: List[dict]) -> List[dict]:
+    """The real rows' training pipeline with the annotation step replaced
+    by ``LoadDropletAnnotations`` (RLE masks decoded per box)."""
+    steps = copy.deepcopy(list(real_pipeline))
+    at = [i for i, s in enumerate(steps) if 'Annotations' in s['type']]
+    if len(at) != 1:
+        raise ValueError('the training pipeline needs exactly one '
+                         f'annotation loading step, found {len(at)}')
+    steps[at[0]] = dict(type='LoadDropletAnnotations', with_bbox=True,
+                        with_mask=True)
+    return steps
+
+
+def mix(generated: dict, real: dict, n_generated: int, n_real: int,
+        real_share: float) -> Tuple[dict, int]:
+    """ConcatDataset of both, the real part repeated to ``real_share`` of
+    the samples; returns (dataset, times the real frames repeat)."""
+    times = max(1, int(round(real_share / (1 - real_share) * n_generated /
+                             n_real)))
+    real = dict(type='RepeatDataset', times=times, dataset=real) \
+        if times > 1 else real
+    return dict(type='ConcatDataset', datasets=[generated, real]), times
+
+
+def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
+                syn_size: int = 512, cp_frames: int = 120,
+                real_share: float = 0.4, data_seed: int = 0,
+                log=print) -> Tuple[dict, Dict[str, Any]]:
+    """The training dataset of ``row`` over ``cfg``'s real set, making its
+    data under ``data_dir`` if needed.
+
+    Returns:
+        tuple: (train dataset config, facts for the results file).
+    """
+    kind, cp, real = parse_row(row)
+    real_ds = copy.deepcopy(cfg.train_dataloader.dataset.to_dict()
+                            if hasattr(cfg.train_dataloader.dataset,
+                                       'to_dict') else
+                            cfg.train_dataloader.dataset)
+    classes = real_ds['metainfo']['classes']
+    ann, img_root = real_train_source(cfg)
+    facts: Dict[str, Any] = dict(row=row)
+    if real is not None and real > 0:
+        sub = osp.join(data_dir, f'real{real}.json')
+        data = subset_coco(ann, real, sub)
+        real_ds['ann_file'] = sub  # absolute: data_root does not apply
+        facts.update(real_frames=real,
+                     real_images=[im['file_name'] for im in data['images']],
+                     real_droplets=len(data['annotations']))
+    elif real == -1:
+        with open(ann) as f:
+            facts['real_frames'] = len(json.load(f)['images'])
+    if kind is None:
+        return real_ds, facts
+    if kind == 'syn':
+        gen_dir = osp.join(data_dir, 'syn_v2')
+        gen_ann = make_synthetic(gen_dir, syn_frames, syn_size, data_seed,
+                                 classes, log)
+        n_gen = syn_frames
+    else:
+        gen_dir = osp.join(data_dir, f'cp{cp}')
+        src = osp.join(data_dir, f'real{cp}.json')  # the realK frames
+        subset_coco(ann, cp, src)
+        gen_ann = make_cut_paste(gen_dir, src, img_root, cp, cp_frames,
+                                 data_seed, classes, log)
+        n_gen = cp_frames
+        facts['cut_paste_source_frames'] = cp
+    gen_ds = dict(type=real_ds['type'], metainfo=real_ds['metainfo'],
+                  data_root='', ann_file=gen_ann,
+                  data_prefix=dict(img=osp.join(gen_dir, 'train') + '/'),
+                  filter_cfg=dict(filter_empty_gt=True),
+                  pipeline=generated_pipeline(real_ds['pipeline']))
+    facts.update(generated=kind, generated_frames=n_gen)
+    if real is None:
+        return gen_ds, facts
+    ds, times = mix(gen_ds, real_ds, n_gen, facts['real_frames'],
+                    real_share)
+    facts.update(real_repeat=times, real_share=round(
+        times * facts['real_frames'] /
+        (times * facts['real_frames'] + n_gen), 3))
+    return ds, facts
+
+
+def compose_rows(rows: Sequence[str], base_config: str, env: Dict[str, str],
+                 work_root: str, log=print, **data_kwargs
+                 ) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """Write ``<work_root>/configs/<row>.json`` for every row: the
+    ``+anchors`` ablation row with the row's training data; returns the
+    paths and the facts of each row's data."""
+    from mmengine.config import Config
+
+    from .ablation_rows import compose
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        base = Config.fromfile(base_config)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    cfg = compose(base, ['anchors'])
+    cfg_dir = osp.join(work_root, 'configs')
+    os.makedirs(cfg_dir, exist_ok=True)
+    paths, facts = [], []
+    for row in rows:
+        parse_row(row)  # every name checked before any data is made
+    for row in rows:
+        ds, fact = row_dataset(row, cfg, osp.join(work_root, 'data'),
+                               log=log, **data_kwargs)
+        row_cfg = copy.deepcopy(cfg)
+        row_cfg.train_dataloader.dataset = ds
+        path = osp.join(cfg_dir, f'{row}.json')
+        row_cfg.dump(path)
+        paths.append(path)
+        facts.append(fact)
+    return paths, facts
+
+
+def reuse_ablation_runs(out: str, ablation: str, setup: Dict[str, Any],
+                        seeds: Sequence[int], root: str = '.',
+                        log=print) -> int:
+    """Copy the ``+anchors`` runs of the ablation results ``ablation``
+    (same schedule) into the transfer results ``out`` as ``real_all``
+    (marked ``copied_from``); returns how many were copied."""
+    if not osp.isfile(ablation):
+        return 0
+    with open(ablation) as f:
+        abl = json.load(f)
+    if abl.get('iters') != setup['iters'] or abl.get(
+            'val_interval', abl.get('iters')) != setup['val_interval']:
+        log(f'{ablation}: another schedule, real_all is trained here')
+        return 0
+    runs = []
+    if osp.isfile(out):
+        with open(out) as f:
+            runs = json.load(f)['runs']
+    have = {r['seed'] for r in runs if r['config'] == 'real_all'}
+    new = [dict(r, config='real_all', copied_from=osp.relpath(ablation, root))
+           for r in abl['runs'] if r['config'] == '+anchors' and
+           r['seed'] in seeds and r['seed'] not in have]
+    if new:
+        from .ablation import summarize_runs
+        runs += new
+        with open(out, 'w') as f:
+            json.dump(dict(runs=runs, summary=summarize_runs(runs), **setup),
+                      f, indent=2)
+        log(f'real_all: {len(new)} run(s) taken from {ablation}')
+    return len(new)
+
+
+def merged_row_data(out: str, facts: Sequence[Dict[str, Any]]
+                    ) -> List[Dict[str, Any]]:
+    """The ``row_data`` of the results file ``out`` (if any) with the rows
+    of ``facts`` added or replaced, so that each invocation (one row at a
+    time, say) keeps what earlier ones recorded."""
+    rows: Dict[str, Dict[str, Any]] = {}
+    if osp.isfile(out):
+        with open(out) as f:
+            rows = {r['row']: r for r in json.load(f).get('row_data', [])}
+    rows.update({r['row']: r for r in facts})
+    return list(rows.values())

@@ -1,0 +1,196 @@
+"""Transfer benchmark rows: names, real subsets, mixtures, and the datasets
+the composed configs really build (on a tiny real-like set made here)."""
+import json
+import os.path as osp
+import re
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from conftest import ROOT
+from droplet_mmdet.apis.transfer import (compose_rows, generated_pipeline,
+                                         merged_row_data, mix, parse_row,
+                                         reuse_ablation_runs, subset_coco)
+
+
+@pytest.mark.parametrize('row,parsed', [
+    ('real_all', (None, None, -1)), ('real2', (None, None, 2)),
+    ('syn', ('syn', None, None)), ('cp5', ('cp', 5, None)),
+    ('syn+real5', ('syn', None, 5)), ('cp3+real2', ('cp', 3, 2)),
+    ('cp5+real_all', ('cp', 5, -1))])
+def test_parse_row(row, parsed):
+    assert parse_row(row) == parsed
+
+
+@pytest.mark.parametrize('row', ['', 'real', 'synreal2', 'syn+', 'cp',
+                                 'cp0', 'real0', 'syn+real0', '+real2',
+                                 'cp2+syn', 'stock'])
+def test_unknown_rows_are_refused(row):
+    with pytest.raises(ValueError, match=re.escape(f'row {row!r}')):
+        parse_row(row)
+
+
+def _coco(n_images, ids=None):
+    ids = ids or list(range(1, n_images + 1))
+    return dict(
+        images=[dict(id=i, file_name=f'{i}.png', height=8, width=8)
+                for i in ids],
+        annotations=[dict(id=10 * i + k, image_id=i, category_id=1,
+                          bbox=[0, 0, 2, 2], area=4, iscrowd=0,
+                          segmentation=[[0, 0, 2, 0, 2, 2, 0, 2]])
+                     for i in ids for k in range(i)],
+        categories=[dict(id=1, name='bubble')])
+
+
+def test_subset_takes_the_first_frames_by_id_with_their_annotations(
+        tmp_path):
+    src = tmp_path / 'a.json'
+    src.write_text(json.dumps(_coco(0, ids=[5, 2, 9, 1])))
+    out = subset_coco(str(src), 2, str(tmp_path / 'sub' / 'b.json'))
+    assert [im['id'] for im in out['images']] == [1, 2]
+    assert sorted(a['image_id'] for a in out['annotations']) == [1, 2, 2]
+    assert json.loads((tmp_path / 'sub' / 'b.json').read_text()) == out
+    with pytest.raises(ValueError, match='fewer than the 5'):
+        subset_coco(str(src), 5, str(tmp_path / 'c.json'))
+
+
+@pytest.mark.parametrize('n_gen,n_real,share',
+                         [(120, 2, 0.4), (120, 5, 0.4), (100, 10, 0.5)])
+def test_mix_gives_the_real_frames_their_share(n_gen, n_real, share):
+    ds, times = mix(dict(type='G'), dict(type='R'), n_gen, n_real, share)
+    real_samples = times * n_real
+    assert real_samples / (real_samples + n_gen) == pytest.approx(share,
+                                                                  abs=0.02)
+    assert ds['datasets'][1] == dict(type='RepeatDataset', times=times,
+                                     dataset=dict(type='R'))
+
+
+def test_mix_does_not_repeat_when_real_frames_are_many():
+    ds, times = mix(dict(type='G'), dict(type='R'), 10, 40, 0.4)
+    assert times == 1 and ds['datasets'][1] == dict(type='R')
+
+
+def test_generated_pipeline_swaps_only_the_annotation_step():
+    real = [dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', with_bbox=True, with_mask=True,
+                 poly2mask=False),
+            dict(type='RecordDropletSize'),
+            dict(type='RandomCrop', crop_size=(384, 384))]
+    out = generated_pipeline(real)
+    assert out[1]['type'] == 'LoadDropletAnnotations'
+    assert out[:1] + out[2:] == real[:1] + real[2:]
+    assert real[1]['type'] == 'LoadAnnotations'  # input untouched
+    with pytest.raises(ValueError, match='found 0'):
+        generated_pipeline(real[:1])
+
+
+def _fake_bubbles(root, n=3, size=160, seed=0):
+    """A bubbles-layout set (annotations/instances_{train,val}.json,
+    train/, val/) of dark discs with polygon labels."""
+    rng = np.random.default_rng(seed)
+    for split in ('train', 'val'):
+        images, anns = [], []
+        osp_dir = root / split
+        osp_dir.mkdir(parents=True)
+        for i in range(1, n + 1):
+            img = np.full((size, size), 200, np.uint8)
+            for k in range(6):
+                cx, cy = rng.uniform(20, size - 20, 2)
+                r = rng.uniform(6, 12)
+                cv2.circle(img, (int(cx), int(cy)), int(r), 60, -1)
+                t = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+                poly = np.stack([cx + r * np.cos(t), cy + r * np.sin(t)],
+                                1).ravel().round(1).tolist()
+                anns.append(dict(id=len(anns) + 1, image_id=i,
+                                 category_id=1, iscrowd=0,
+                                 bbox=[cx - r, cy - r, 2 * r, 2 * r],
+                                 area=float(np.pi * r * r),
+                                 segmentation=[poly]))
+            cv2.imwrite(str(osp_dir / f'{i}.png'), img)
+            images.append(dict(id=i, file_name=f'{i}.png', height=size,
+                               width=size))
+        (root / 'annotations').mkdir(exist_ok=True)
+        (root / 'annotations' / f'instances_{split}.json').write_text(
+            json.dumps(dict(images=images, annotations=anns,
+                            categories=[dict(id=1, name='bubble')])))
+
+
+def test_composed_rows_build_the_datasets_they_name(tmp_path):
+    from mmdet.registry import DATASETS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    _fake_bubbles(tmp_path / 'bubbles')
+    env = dict(ABLATION_DATA='bubbles',
+               BUBBLES_ROOT=str(tmp_path / 'bubbles') + '/')
+    rows = ['real2', 'syn', 'cp1', 'syn+real2', 'real_all']
+    paths, facts = compose_rows(
+        rows, osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py'), env,
+        str(tmp_path / 'work'), log=lambda *a: None, syn_frames=4,
+        syn_size=256, cp_frames=3)
+    facts = dict(zip(rows, facts))
+    sizes = {}
+    for row, path in zip(rows, paths):
+        cfg = Config.fromfile(path)
+        # the +anchors row: the anchors fitted to bubbles
+        assert cfg.model.rpn_head.anchor_generator.scales == [3.0]
+        ds = DATASETS.build(cfg.train_dataloader.dataset)
+        sizes[row] = len(ds)
+        sample = ds[0]
+        n = len(sample['data_samples'].gt_instances)
+        assert n > 0, row
+        assert sample['inputs'].shape[-2:] == (160, 160) or \
+            sample['inputs'].shape[-2:] == (256, 256), row
+        assert len(sample['data_samples'].gt_instances.masks) == n
+    assert sizes == dict(real2=2, syn=4, cp1=3, real_all=3,
+                         **{'syn+real2': 4 + 2 * facts['syn+real2'][
+                             'real_repeat']})
+    assert facts['real2']['real_images'] == ['1.png', '2.png']
+    assert facts['real2']['real_droplets'] == 12
+    assert facts['real_all']['real_frames'] == 3
+    # cut-paste droplets come from frame 1 only, the class is the set's
+    cp = json.loads((tmp_path / 'work' / 'data' / 'cp1' /
+                     'train_renamed.json').read_text())
+    assert cp['categories'][0]['name'] == 'bubble'
+    assert len(cp['annotations']) > 0
+    report = json.loads((tmp_path / 'work' / 'data' / 'cp1' /
+                         'cut_paste_report.json').read_text())
+    assert report['sources'] == ['1.png']
+    assert report['harvest']['frames'] == 1
+
+
+def test_real_all_runs_are_taken_from_the_ablation(tmp_path):
+    setup = dict(iters=100, data_options={}, env={}, val_interval=50,
+                 recipe=[])
+    run = dict(seed=0, metrics=dict(segm_mAP=0.5, segm_mAP_50=0.8),
+               seconds=1.0)
+    abl = tmp_path / 'abl.json'
+    abl.write_text(json.dumps(dict(iters=100, val_interval=50, runs=[
+        dict(run, config='+anchors'), dict(run, config='stock'),
+        dict(run, config='+anchors', seed=3)])))
+    out = tmp_path / 'out.json'
+    assert reuse_ablation_runs(str(out), str(abl), setup, [0, 1],
+                               root=str(tmp_path), log=lambda *a: None) == 1
+    got = json.loads(out.read_text())
+    assert [(r['config'], r['seed'], r['copied_from']) for r in got['runs']
+            ] == [('real_all', 0, 'abl.json')]
+    assert got['iters'] == 100 and got['summary'][0]['segm_mAP'] == 0.5
+    # a second call copies nothing more; another schedule copies nothing
+    assert reuse_ablation_runs(str(out), str(abl), setup, [0, 1],
+                               log=lambda *a: None) == 0
+    assert reuse_ablation_runs(str(tmp_path / 'o2.json'), str(abl),
+                               dict(setup, iters=200), [0],
+                               log=lambda *a: None) == 0
+
+
+def test_row_data_of_earlier_invocations_is_kept(tmp_path):
+    out = tmp_path / 'out.json'
+    assert merged_row_data(str(out), [dict(row='syn', n=1)]) == [
+        dict(row='syn', n=1)]
+    out.write_text(json.dumps(dict(runs=[], row_data=[
+        dict(row='syn', n=1), dict(row='real2', n=2)])))
+    got = merged_row_data(str(out), [dict(row='real2', n=3),
+                                     dict(row='cp5', n=4)])
+    assert got == [dict(row='syn', n=1), dict(row='real2', n=3),
+                   dict(row='cp5', n=4)]

@@ -1,0 +1,112 @@
+"""Transfer benchmark: synthetic and cut-and-paste frames against real
+labels, validated on a real set.
+
+    python tools/benchmark_transfer.py --data bubbles --seeds 0 1 \
+        --iters 1000 --val-interval 200 --resume
+    python tools/benchmark_transfer.py --data zerog_bubbles --rows syn real2
+
+Rows (``--rows``): ``syn`` (generator v2 frames only), ``cpK`` (cut-and-
+paste frames from the first K real train frames only), ``realK`` (the
+first K real train frames), ``real_all``, ``syn+realK`` and ``cpK+realK``
+(the real frames repeated to ``--real-share`` of the samples). Every row
+trains the slim Mask R-CNN with the set's fitted anchors (the ablation's
+``+anchors`` row) for the same schedule and validates on the real val
+split (droplet_mmdet/apis/transfer.py). ``real_all`` runs already in
+benchmarks/ablation_<data>_<iters>it.json (row ``+anchors``, same
+schedule) are taken from there instead of being trained again.
+
+Writes benchmarks/transfer_<data>_<iters>it.json (every run, its learning
+curve and the facts of its data), .md (mean ± half the seed spread) and
+.png (mask AP against iterations), updated after each run; ``--resume``
+keeps finished runs and continues an interrupted run from its checkpoint.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED = osp.join(ROOT, '..', 'shared', 'datasets')
+DEFAULT_ROWS = ['syn', 'cp5', 'real2', 'real5', 'syn+real2', 'syn+real5',
+                'cp5+real5', 'real_all']
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--data', choices=['bubbles', 'zerog_bubbles'],
+                   required=True)
+    p.add_argument('--rows', nargs='+', default=DEFAULT_ROWS)
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    p.add_argument('--iters', type=int, default=1000)
+    p.add_argument('--val-interval', type=int, default=200)
+    p.add_argument('--syn-frames', type=int, default=120,
+                   help='generator v2 frames (made once per work root)')
+    p.add_argument('--syn-size', type=int, default=512)
+    p.add_argument('--cp-frames', type=int, default=120,
+                   help='cut-and-paste frames per source count')
+    p.add_argument('--real-share', type=float, default=0.4,
+                   help='share of real samples in the mixed rows')
+    p.add_argument('--bubbles-root', default=os.environ.get(
+        'BUBBLES_ROOT', osp.join(SHARED, 'bubbles')))
+    p.add_argument('--zerog-root', default=os.environ.get(
+        'ZEROG_ROOT', osp.join(SHARED, 'zerog_bubbles')))
+    p.add_argument('--work-root', default=None,
+                   help='default: work_dirs/transfer_<data>_<iters>it')
+    p.add_argument('--out', default=None,
+                   help='default: benchmarks/transfer_<data>_<iters>it.json')
+    p.add_argument('--resume', action='store_true',
+                   help='keep the runs already recorded in --out')
+    args = p.parse_args()
+    if not 0 < args.real_share < 1:
+        p.error(f'--real-share must be in (0, 1), got {args.real_share}')
+    import droplet_mmdet  # noqa: F401
+    from droplet_mmdet.apis.ablation import markdown_table, run_ablation
+    from droplet_mmdet.apis.transfer import (compose_rows, merged_row_data,
+                                             parse_row, reuse_ablation_runs)
+    for row in args.rows:
+        try:
+            parse_row(row)
+        except ValueError as err:
+            p.error(str(err))
+    tag = f'{args.data}_{args.iters}it'
+    work_root = osp.abspath(args.work_root or f'work_dirs/transfer_{tag}')
+    out = args.out or osp.join(ROOT, 'benchmarks', f'transfer_{tag}.json')
+    env = dict(ABLATION_DATA=args.data)
+    if args.data == 'bubbles':
+        root = args.bubbles_root.rstrip('/\\') + '/'
+        if not osp.isfile(osp.join(root, 'annotations',
+                                   'instances_train.json')):
+            p.error(f'{root}annotations/instances_train.json: bubbles '
+                    'annotations not found (--bubbles-root or BUBBLES_ROOT)')
+        env['BUBBLES_ROOT'] = root
+    else:
+        from droplet_mmdet.datasets.converters import prepare_zerog_bubbles
+        root = args.zerog_root.rstrip('/\\') + '/'
+        if not osp.isdir(osp.join(root, 'labels')):
+            p.error(f'{root}labels: zerog_bubbles labelme files not found '
+                    '(--zerog-root or ZEROG_ROOT)')
+        env['ZEROG_ROOT'] = root
+        env.update(prepare_zerog_bubbles(root))
+    setup = dict(iters=args.iters, data_options={}, env=env,
+                 val_interval=args.val_interval, recipe=[])
+    trained = list(args.rows)
+    if 'real_all' in args.rows and args.resume:
+        reuse_ablation_runs(
+            out, osp.join(ROOT, 'benchmarks', f'ablation_{tag}.json'),
+            setup, args.seeds, root=ROOT)
+    paths, facts = compose_rows(
+        trained, osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py'),
+        env, work_root, syn_frames=args.syn_frames, syn_size=args.syn_size,
+        cp_frames=args.cp_frames, real_share=args.real_share)
+    for fact in facts:
+        print('row data:', json.dumps(fact)[:300])
+    summary = run_ablation(
+        paths, args.seeds, {}, args.iters, work_root, out, ROOT, env=env,
+        resume=args.resume, val_interval=args.val_interval,
+        extra=dict(row_data=merged_row_data(out, facts)), title=f'{args.data} transfer: slim Mask R-CNN + fitted anchors, '
+        f'{args.iters} iterations, seeds {args.seeds}')
+    print(markdown_table(summary))
+
+
+if __name__ == '__main__':
+    main()
