@@ -233,3 +233,48 @@ def test_tensors_leave_the_device_through_to_numpy():
         if found:
             calls[f] = found
     assert calls == {'droplet_mmdet/utils.py': ['t.detach().cpu().numpy()']}
+
+
+class OffCPU(torch.Tensor):
+    """A tensor that behaves like one on a GPU where it matters here:
+    ``.numpy()`` raises as it does for a CUDA tensor, until ``.cpu()``
+    brings it back (every op on it keeps the subclass)."""
+
+    def numpy(self, *args, **kwargs):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy. "
+                        'Use Tensor.cpu() first.')
+
+    def cpu(self, *args, **kwargs):
+        return torch.Tensor.cpu(self, *args, **kwargs).as_subclass(
+            torch.Tensor)
+
+
+def test_predictor_output_path_runs_with_device_tensors():
+    """What the model returns on a GPU (scores, boxes, mask probabilities
+    or full masks on the device) goes through pasting, cropping and
+    conversion with the same result as CPU tensors."""
+    g = torch.Generator().manual_seed(3)
+    n = 12
+    probs = torch.rand(n, 28, 28, generator=g)
+    x0, y0 = torch.rand(n, generator=g) * 60, torch.rand(n, generator=g) * 60
+    boxes = torch.stack([x0, y0, x0 + 20, y0 + 15], 1)
+    with pytest.raises(TypeError, match='cuda'):
+        probs.as_subclass(OffCPU).numpy()  # the switch is on
+    ref = paste_masks_in_boxes(probs, boxes, 80, 90, 0.5)
+    dev = paste_masks_in_boxes(probs.as_subclass(OffCPU),
+                               boxes.as_subclass(OffCPU), 80, 90, 0.5)
+    for (ax, ay, a), (bx, by, b) in zip(ref, dev):
+        assert (ax, ay) == (bx, by) and np.array_equal(a, b)
+    full = torch.rand(5, 40, 50, generator=g) > 0.9
+    for masks in (BoxPatches(ref[:5]), full):
+        fields = dict(bboxes=boxes[:5], scores=torch.rand(5, generator=g),
+                      labels=torch.zeros(5, dtype=torch.long))
+        cpu = instances_to_detections(InstanceData(masks=masks, **fields))
+        on_dev = instances_to_detections(InstanceData(
+            masks=masks if isinstance(masks, BoxPatches) else
+            masks.as_subclass(OffCPU),
+            **{k: v.as_subclass(OffCPU) for k, v in fields.items()}))
+        assert [(d.box, d.bbox, d.score, d.label) for d in cpu] == [
+            (d.box, d.bbox, d.score, d.label) for d in on_dev]
+        assert all(np.array_equal(a.mask, b.mask)
+                   for a, b in zip(cpu, on_dev))
