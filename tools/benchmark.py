@@ -86,21 +86,13 @@ def main():
         from droplet_mmdet.apis.demo import data_options, ensure_dataset
         ensure_dataset(args.data_root, 150, 16, 320, seed=11)
         options = data_options(args.data_root)
-    elif args.data == 'bubbles':
-        root = args.bubbles_root.rstrip('/\\') + '/'
-        ann = osp.join(root, 'annotations', 'instances_train.json')
-        if not osp.isfile(ann):
-            p.error(f'{ann}: bubbles annotations not found '
-                    '(--bubbles-root or BUBBLES_ROOT)')
-        env['BUBBLES_ROOT'] = root
     else:
-        from droplet_mmdet.datasets.converters import prepare_zerog_bubbles
-        root = args.zerog_root.rstrip('/\\') + '/'
-        if not osp.isdir(osp.join(root, 'labels')):
-            p.error(f'{root}labels: zerog_bubbles labelme files not found '
-                    '(--zerog-root or ZEROG_ROOT)')
-        env['ZEROG_ROOT'] = root
-        env.update(prepare_zerog_bubbles(root))
+        from droplet_mmdet.apis.ablation import real_data_env
+        try:
+            env = real_data_env(args.data, args.bubbles_root,
+                                args.zerog_root)
+        except FileNotFoundError as err:
+            p.error(str(err))
     summary = run_ablation(
         rows, args.seeds, options, args.iters, work_root, out, ROOT,
         env=env, resume=args.resume, eval_only=args.eval_only,

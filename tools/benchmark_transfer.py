@@ -71,22 +71,11 @@ def main():
     tag = f'{args.data}_{args.iters}it'
     work_root = osp.abspath(args.work_root or f'work_dirs/transfer_{tag}')
     out = args.out or osp.join(ROOT, 'benchmarks', f'transfer_{tag}.json')
-    env = dict(ABLATION_DATA=args.data)
-    if args.data == 'bubbles':
-        root = args.bubbles_root.rstrip('/\\') + '/'
-        if not osp.isfile(osp.join(root, 'annotations',
-                                   'instances_train.json')):
-            p.error(f'{root}annotations/instances_train.json: bubbles '
-                    'annotations not found (--bubbles-root or BUBBLES_ROOT)')
-        env['BUBBLES_ROOT'] = root
-    else:
-        from droplet_mmdet.datasets.converters import prepare_zerog_bubbles
-        root = args.zerog_root.rstrip('/\\') + '/'
-        if not osp.isdir(osp.join(root, 'labels')):
-            p.error(f'{root}labels: zerog_bubbles labelme files not found '
-                    '(--zerog-root or ZEROG_ROOT)')
-        env['ZEROG_ROOT'] = root
-        env.update(prepare_zerog_bubbles(root))
+    from droplet_mmdet.apis.ablation import real_data_env
+    try:
+        env = real_data_env(args.data, args.bubbles_root, args.zerog_root)
+    except FileNotFoundError as err:
+        p.error(str(err))
     setup = dict(iters=args.iters, data_options={}, env=env,
                  val_interval=args.val_interval, recipe=[])
     trained = list(args.rows)

@@ -1,7 +1,7 @@
 # Mask R-CNN R-50 FPN for small droplets: small anchors on P2 (fit them to
 # your data with tools/analysis_tools/fit_anchors.py and put them in
-# model.rpn_head.anchor_generator), up to 2000 detections per image,
-# GroupNorm from scratch, AMP on a GPU (fp32 fallback on a CPU).
+# model.rpn_head.anchor_generator), random crops, up to 2000 detections
+# per image, GroupNorm from scratch, AMP on a GPU (fp32 on a CPU).
 #
 # Only the anchors: on both real sets of the ablation (README, "Accuracy
 # ablation on the real sets") fitted anchors gave the whole gain over stock
@@ -28,5 +28,11 @@ model = dict(
     roi_head=dict(
         bbox_head=dict(num_classes=1), mask_head=dict(num_classes=1)),
     test_cfg=_base_.dense_test_cfg)
+# mmdet's RandomCrop (train_crop px), as every row of the ablation trains
+train_dataloader = dict(
+    dataset=dict(pipeline=[
+        *_base_.train_pipeline[:3], _base_.plain_crop,
+        *_base_.train_pipeline[3:]
+    ]))
 optim_wrapper = dict(type='AmpOptimWrapper', dtype='float16',
                      loss_scale='dynamic')

@@ -172,25 +172,63 @@ def plot_curves(runs: List[Dict], out_png: str, title: str = '') -> None:
     plt.close(fig)
 
 
-def _compose_row(row: str, base_config: str, recipe: Sequence[str],
-                 env: Dict[str, str], run_dir: str,
-                 options: Dict[str, object]) -> Tuple[str, list]:
-    """Write the composed config of ``row``, with the run's ``options``
-    (schedule, seed, data) merged in, to ``run_dir/config.json`` (json: a
-    dumped ``.py`` cannot hold ``float('inf')``)."""
+def config_with_env(path: str, env: Dict[str, str]):
+    """``Config.fromfile(path)`` with ``env`` set while it is read (the
+    ``{{$VAR:default}}`` items of data profiles), the environment restored
+    after."""
     from mmengine.config import Config
-    from .ablation_rows import compose, row_techniques
-    techs = row_techniques(row, recipe)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        base = Config.fromfile(base_config)
+        return Config.fromfile(path)
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def real_data_env(data: str, bubbles_root: str,
+                  zerog_root: str) -> Dict[str, str]:
+    """Environment of the ablation data profile ``data`` (``bubbles`` or
+    ``zerog_bubbles``, the latter converted from labelme on first use).
+
+    Raises:
+        FileNotFoundError: naming the file or folder that is missing.
+    """
+    env = dict(ABLATION_DATA=data)
+    if data == 'bubbles':
+        root = bubbles_root.rstrip('/\\') + '/'
+        ann = osp.join(root, 'annotations', 'instances_train.json')
+        if not osp.isfile(ann):
+            raise FileNotFoundError(
+                f'{ann}: bubbles annotations not found (--bubbles-root or '
+                'BUBBLES_ROOT)')
+        env['BUBBLES_ROOT'] = root
+    elif data == 'zerog_bubbles':
+        from droplet_mmdet.datasets.converters import prepare_zerog_bubbles
+        root = zerog_root.rstrip('/\\') + '/'
+        if not osp.isdir(osp.join(root, 'labels')):
+            raise FileNotFoundError(
+                f'{root}labels: zerog_bubbles labelme files not found '
+                '(--zerog-root or ZEROG_ROOT)')
+        env['ZEROG_ROOT'] = root
+        env.update(prepare_zerog_bubbles(root))
+    else:
+        raise ValueError(f'unknown real data set {data!r}')
+    return env
+
+
+def _compose_row(row: str, base_config: str, recipe: Sequence[str],
+                 env: Dict[str, str], run_dir: str,
+                 options: Dict[str, object]) -> Tuple[str, list]:
+    """Write the composed config of ``row``, with the run's ``options``
+    (schedule, seed, data) merged in, to ``run_dir/config.json`` (json: a
+    dumped ``.py`` cannot hold ``float('inf')``)."""
+    from .ablation_rows import compose, row_techniques
+    techs = row_techniques(row, recipe)
+    base = config_with_env(base_config, env)
     cfg = compose(base, techs)
     cfg.merge_from_dict(options)
     os.makedirs(run_dir, exist_ok=True)

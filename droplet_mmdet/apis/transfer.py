@@ -229,19 +229,9 @@ def compose_rows(rows: Sequence[str], base_config: str, env: Dict[str, str],
     """Write ``<work_root>/configs/<row>.json`` for every row: the
     ``+anchors`` ablation row with the row's training data; returns the
     paths and the facts of each row's data."""
-    from mmengine.config import Config
-
+    from .ablation import config_with_env
     from .ablation_rows import compose
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        base = Config.fromfile(base_config)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    base = config_with_env(base_config, env)
     cfg = compose(base, ['anchors'])
     cfg_dir = osp.join(work_root, 'configs')
     os.makedirs(cfg_dir, exist_ok=True)
