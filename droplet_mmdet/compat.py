@@ -35,6 +35,20 @@ narrow, documented and covered by ``tests/test_compat.py``:
    ``package_utils`` imports ``pkg_resources``; both come from the pinned
    ``setuptools<82`` that ``tools/setup_env.sh`` installs into the venv, so no
    code patch is needed (checked by a test).
+6. **fp16 inference with many boxes.** mmcv 2.1's ``batched_nms`` splits
+   inputs of more than ``split_thr`` (10,000) boxes into per-class NMS
+   calls and writes each call's kept scores into ``scores.new_zeros(...)``.
+   Under autocast the RPN's boxes are float32 and its scores float16; ``nms``
+   returns its ``dets`` in the promoted dtype (float32), and the index put
+   fails: ``Index put requires the source and destination dtypes match, got
+   Half for the destination and Float for the source``. Our dense test
+   settings (6,000 RPN candidates per level, 30,000 per image) always take
+   that branch, so every fp16 test step failed (found on an H200: AMP
+   validation and ``tools/benchmark_speed.py`` fp16). :func:`_patch_nms_dtype`
+   makes the ``nms`` that ``batched_nms`` looks up return ``dets`` in the
+   scores' dtype when the two differ (``batched_nms`` only reads their score
+   column; the boxes it returns are the caller's own). Functions that
+   imported ``nms`` directly are untouched.
 """
 import pickle
 import warnings
@@ -254,6 +268,26 @@ def resolve_device(cfg, cuda_available: bool = None) -> str:
     return 'cpu'
 
 
+def _patch_nms_dtype() -> None:
+    import sys
+
+    import mmcv.ops  # noqa: F401 (loads mmcv.ops.nms)
+    module = sys.modules['mmcv.ops.nms']
+    upstream = module.nms
+    if getattr(upstream, '_droplet_mmdet_dtype', False):
+        return
+
+    def nms(boxes, scores, *args, **kwargs):
+        dets, inds = upstream(boxes, scores, *args, **kwargs)
+        if isinstance(scores, torch.Tensor) and dets.dtype != scores.dtype:
+            dets = dets.to(scores.dtype)
+        return dets, inds
+
+    nms.__doc__ = upstream.__doc__
+    nms._droplet_mmdet_dtype = True
+    module.nms = nms
+
+
 def apply() -> None:
     """Apply every fix once (idempotent)."""
     global _APPLIED
@@ -262,4 +296,5 @@ def apply() -> None:
     _patch_checkpoint_loading()
     _patch_dist_init()
     _patch_rle_area()
+    _patch_nms_dtype()
     _APPLIED = True

@@ -196,3 +196,29 @@ def test_rle_area_of_more_than_255_masks():
     assert areas.tolist() == expected
     assert mask_utils.area(rles[:1]).tolist() == expected[:1]
     assert int(mask_utils.area(rles[3])) == expected[3]
+
+
+def test_batched_nms_split_path_with_half_scores():
+    """Under autocast the RPN hands mmcv's ``batched_nms`` float32 boxes and
+    float16 scores; above ``split_thr`` boxes (our dense test settings) it
+    failed with "Index put requires the source and destination dtypes
+    match". It now keeps the same boxes as the unsplit path, in the same
+    order, with the scores' values."""
+    from mmcv.ops import batched_nms
+    g = torch.Generator().manual_seed(0)
+    boxes = torch.rand(300, 4, generator=g) * 200
+    boxes[:, 2:] += boxes[:, :2] + 5
+    scores = torch.rand(300, generator=g).half()
+    idxs = torch.randint(0, 3, (300, ), generator=g)
+    cfg = dict(type='nms', iou_threshold=0.5)
+    dets_split, keep_split = batched_nms(boxes, scores, idxs,
+                                         dict(cfg, split_thr=10))
+    dets, keep = batched_nms(boxes, scores, idxs, cfg)
+    dets_ref, keep_ref = batched_nms(boxes, scores.float(), idxs,
+                                     dict(cfg, split_thr=10))
+    assert 0 < len(keep_split) < 300
+    assert torch.equal(keep_split, keep_ref)
+    assert set(keep.tolist()) == set(keep_split.tolist())
+    assert torch.equal(dets_split[:, :4], boxes[keep_split])
+    assert torch.allclose(dets_split[:, 4].float(),
+                          scores[keep_split].float())

@@ -16,7 +16,10 @@ droplet_mmdet/apis/speed.py.
 import argparse
 import json
 import os.path as osp
+import shlex
 import sys
+
+from droplet_mmdet.apis.speed import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -35,6 +38,9 @@ def main():
     p.add_argument('--frames-1024', type=int, default=None,
                    help='1024 x 1024 frames timed (default 2 on a CPU, '
                    '20 on a GPU)')
+    p.add_argument('--models', nargs='+', default=None,
+                   help='names of the models to measure (default: all): '
+                   + ', '.join(repr(m[0]) for m in MODELS))
     p.add_argument('--one', nargs=3, metavar=('CONFIG', 'ITERS', 'PREC'),
                    help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -59,7 +65,8 @@ def main():
         [sys.executable, osp.abspath(__file__)],
         osp.join(ROOT, 'configs/droplet'), args.data_root, device,
         args.batch_size, args.crop, frames, out,
-        ' '.join(['python tools/benchmark_speed.py'] + sys.argv[1:]))
+        shlex.join(['python', 'tools/benchmark_speed.py'] + sys.argv[1:]),
+        models=args.models)
 
 
 if __name__ == '__main__':

@@ -12,22 +12,14 @@
 #   model = dict(rpn_head=dict(**small_anchors, **rpn_focal, ...))
 # (mask_rcnn_r18_fpn_slim_400it_synthetic.py has all of them).
 _base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
+    '../_base_/models/mask_rcnn_r50_fpn_gn.py',
     '../_base_/datasets/synthetic_droplets.py',
     '../_base_/schedules/adamw_600it.py',
     '../_base_/default_runtime.py',
     '../_base_/droplet_techniques.py',
 ]
-norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
 model = dict(
-    data_preprocessor=dict(
-        mean=[128.0, 128.0, 128.0], std=[64.0, 64.0, 64.0]),
-    backbone=dict(
-        frozen_stages=-1, norm_cfg=norm_cfg, norm_eval=False, init_cfg=None),
-    rpn_head=dict(**_base_.small_anchors),
-    roi_head=dict(
-        bbox_head=dict(num_classes=1), mask_head=dict(num_classes=1)),
-    test_cfg=_base_.dense_test_cfg)
+    rpn_head=dict(**_base_.small_anchors), test_cfg=_base_.dense_test_cfg)
 # mmdet's RandomCrop (train_crop px), as every row of the ablation trains
 train_dataloader = dict(
     dataset=dict(pipeline=[

@@ -14,19 +14,23 @@ model is measured in fp32 and in fp16 AMP (AmpOptimWrapper; autocast for
 inference) and the fp16/fp32 ratios are written; on a CPU the configs' AMP
 falls back to fp32 and only fp32 is measured.
 """
+import itertools
 import json
+import math
 import os
 import os.path as osp
 import resource
 import subprocess
 import time
-from typing import List
+from typing import List, Optional
 
 # (name, config in configs/droplet, training iterations timed on a CPU;
 # x10 on a GPU)
 MODELS = [('slim R-18', 'mask_rcnn_r18_fpn_slim_400it_synthetic.py', 10),
           ('R-50', 'mask_rcnn_r50_fpn_small.py', 3),
-          ('R-101', 'mask_rcnn_r101_fpn_small.py', 2)]
+          ('R-101', 'mask_rcnn_r101_fpn_small.py', 2),
+          ('R-50 stock', 'mask_rcnn_r50_fpn_stock.py', 3),
+          ('R-101 stock', 'mask_rcnn_r101_fpn_stock.py', 2)]
 
 
 def set_precision(cfg, precision: str) -> None:
@@ -43,13 +47,26 @@ def set_precision(cfg, precision: str) -> None:
 
 def set_crop(pipeline: list, crop: int) -> int:
     """Set the size of every crop step of a train pipeline; returns how
-    many there were."""
+    many there were. A pipeline without one (the stock configs) gets mmdet's
+    RandomCrop after its loading steps, where the droplet configs have
+    theirs, so that every model is timed on the same input size."""
     n = 0
     for step in pipeline:
         if 'crop_size' in step:
             step['crop_size'] = (crop, crop)
             n += 1
+    if n == 0:
+        at = next((i for i, step in enumerate(pipeline)
+                   if 'Pack' in step['type'] or 'Flip' in step['type']),
+                  len(pipeline))
+        pipeline.insert(at, dict(type='RandomCrop', crop_size=(crop, crop)))
+        n = 1
     return n
+
+
+def finite_loss(log_vars: dict) -> bool:
+    """Whether the total loss a ``train_step`` logged is a finite number."""
+    return math.isfinite(float(log_vars['loss']))
 
 
 def measure_model(config: str, iters: int, data_root: str, device: str,
@@ -74,8 +91,7 @@ def measure_model(config: str, iters: int, data_root: str, device: str,
                          'train_dataloader.batch_size': batch_size,
                          'val_dataloader.num_workers': 0,
                          'val_dataloader.persistent_workers': False})
-    if not set_crop(cfg.train_dataloader.dataset.pipeline, crop):
-        raise SystemExit(f'{config}: no crop step to set to {crop} px')
+    set_crop(cfg.train_dataloader.dataset.pipeline, crop)
     set_precision(cfg, precision)
     precision = compat.resolve_amp(cfg, cuda_available=device == 'cuda')
     init_default_scope('mmdet')
@@ -90,18 +106,23 @@ def measure_model(config: str, iters: int, data_root: str, device: str,
         if device == 'cuda':
             torch.cuda.synchronize()
 
-    def cycle():
-        while True:
-            yield from loader
-
-    batches = cycle()
+    # The model's time alone: a few batches are loaded before the clock
+    # starts and cycled (the data pipelines are timed on their own below).
+    loaded = []
+    for batch in loader:
+        loaded.append(batch)
+        if len(loaded) == 4:
+            break
+    batches = itertools.cycle(loaded)
+    warm_up = 1 if device == 'cpu' else 5
     model.train()
-    for _ in range(1 if device == 'cpu' else 5):  # warm-up
-        model.train_step(next(batches), wrapper)
+    nonfinite = 0
+    for _ in range(warm_up):
+        nonfinite += not finite_loss(model.train_step(next(batches), wrapper))
     sync()
     t = time.perf_counter()
     for _ in range(iters):
-        model.train_step(next(batches), wrapper)
+        nonfinite += not finite_loss(model.train_step(next(batches), wrapper))
     sync()
     train_s = (time.perf_counter() - t) / iters
     model.eval()
@@ -137,6 +158,7 @@ def measure_model(config: str, iters: int, data_root: str, device: str,
         peak = dict(peak_rss_mb=round(resource.getrusage(
             resource.RUSAGE_SELF).ru_maxrss / 1024))
     return dict(precision=precision, batch_size=batch_size, crop=crop,
+                nonfinite_losses=nonfinite,
                 train_s_per_iter=round(train_s, 4),
                 train_images_per_s=round(batch_size / train_s, 3),
                 infer_images_per_s_256=round(infer_ips, 2),
@@ -174,9 +196,12 @@ def measure_pipelines(data_root: str, n: int = 60) -> dict:
 
 def run_speed_benchmark(worker: List[str], config_dir: str, data_root: str,
                         device: str, batch_size: int, crop: int,
-                        frames_1024: int, out: str, command: str) -> dict:
+                        frames_1024: int, out: str, command: str,
+                        models: Optional[List[str]] = None) -> dict:
     """Every model of :data:`MODELS` (each precision) in its own process,
-    then the data pipelines; prints each result and writes ``out`` (JSON).
+    then the data pipelines; prints each result and writes ``out`` (JSON),
+    rewritten after every model so that a run cut short keeps what it
+    measured.
 
     Args:
         worker: the command that measures one model, given ``--data-root``,
@@ -186,6 +211,12 @@ def run_speed_benchmark(worker: List[str], config_dir: str, data_root: str,
             (``[python, tools/benchmark_speed.py]``).
         config_dir: the folder holding the configs of :data:`MODELS`.
         command: the command line recorded in the output.
+        models: names of :data:`MODELS` to measure (default: all).
+
+    Where a model and its stock counterpart (``'<name> stock'``) are both
+    measured, ``ours_over_stock`` holds the ratio of their training seconds
+    per iteration and of their seconds per 1024 x 1024 frame, per precision
+    (1.05 = our modules cost 5 %).
     """
     import torch
 
@@ -196,7 +227,23 @@ def run_speed_benchmark(worker: List[str], config_dir: str, data_root: str,
                else torch.cuda.get_device_name(0))
     result = dict(machine=machine, device=device, command=command,
                   torch=torch.__version__, models={})
+    known = [m[0] for m in MODELS]
+    unknown = sorted(set(models or []) - set(known))
+    if unknown:
+        raise SystemExit(f'unknown model(s) {unknown}; known: {known}')
+
+    def write():
+        os.makedirs(osp.dirname(out) or '.', exist_ok=True)
+        with open(out, 'w') as f:
+            json.dump(result, f, indent=2)
+
+    def key(name, prec):
+        return name if len(precisions) == 1 else f'{name} {prec}'
+
+    failed = []
     for name, cfg, iters in MODELS:
+        if models and name not in models:
+            continue
         iters = iters if device == 'cpu' else iters * 10
         for prec in precisions:
             proc = subprocess.run(
@@ -206,14 +253,18 @@ def run_speed_benchmark(worker: List[str], config_dir: str, data_root: str,
                           '--one', osp.join(config_dir, cfg), str(iters),
                           prec], capture_output=True, text=True)
             if proc.returncode != 0:
-                raise SystemExit(
-                    f'{cfg} ({prec}): benchmark failed:\n'
-                    f'{proc.stderr[-3000:]}')
-            key = name if len(precisions) == 1 else f'{name} {prec}'
-            result['models'][key] = json.loads(
+                # the others are still measured; the run fails at the end
+                failed.append(f'{cfg} ({prec}): benchmark failed:\n'
+                              f'{proc.stderr[-3000:]}')
+                print(failed[-1], flush=True)
+                continue
+            result['models'][key(name, prec)] = json.loads(
                 proc.stdout.strip().splitlines()[-1])
-            print(key, result['models'][key], flush=True)
-        if len(precisions) == 2:
+            print(key(name, prec), result['models'][key(name, prec)],
+                  flush=True)
+            write()
+        if all(key(name, q) in result['models'] for q in precisions) \
+                and len(precisions) == 2:
             r32, r16 = (result['models'][f'{name} {q}'] for q in precisions)
             result.setdefault('fp16_over_fp32', {})[name] = dict(
                 train=round(r16['train_images_per_s'] /
@@ -221,11 +272,25 @@ def run_speed_benchmark(worker: List[str], config_dir: str, data_root: str,
                 infer_1024=round(r16['infer_fps_1024'] /
                                  r32['infer_fps_1024'], 2))
             print(name, 'fp16/fp32', result['fp16_over_fp32'][name])
+    for name, _, _ in MODELS:
+        for prec in precisions:
+            ours = result['models'].get(key(name, prec))
+            stock = result['models'].get(key(name + ' stock', prec))
+            if ours is None or stock is None:
+                continue
+            result.setdefault('ours_over_stock', {})[key(name, prec)] = dict(
+                train_s=round(ours['train_s_per_iter'] /
+                              stock['train_s_per_iter'], 3),
+                infer_s_1024=round(ours['infer_s_1024'] /
+                                   stock['infer_s_1024'], 3))
+            print(key(name, prec), 'ours/stock',
+                  result['ours_over_stock'][key(name, prec)])
     result['pipeline_samples_per_s_512_to_256'] = measure_pipelines(
         data_root)
     print(result['pipeline_samples_per_s_512_to_256'])
-    os.makedirs(osp.dirname(out) or '.', exist_ok=True)
-    with open(out, 'w') as f:
-        json.dump(result, f, indent=2)
+    write()
     print(f'written to {out}')
+    if failed:
+        raise SystemExit(f'{len(failed)} measurement(s) failed; the first:\n'
+                         + failed[0])
     return result

@@ -59,6 +59,31 @@ def test_focal_equals_mmdet_when_size_weight_off(reduction):
             ref(pred, target, reduction_override=reduction, **kwargs))
 
 
+@pytest.mark.parametrize('device', [
+    'cpu',
+    pytest.param('cuda', marks=pytest.mark.skipif(
+        not torch.cuda.is_available(), reason='mmcv CUDA kernel path'))
+])
+def test_focal_computes_in_float32_for_fp16_logits(device):
+    """Under fp16 AMP the RPN's logits reach the loss in float16; mmcv's CUDA
+    focal kernel then takes log(0) for confident logits (> ~7.6) and the
+    loss is infinite (open-mmlab/mmcv#1488, 29 of 105 fp16 iterations on an
+    H200). The loss works on float32 logits: finite, float32 and equal to
+    the float32 loss of the same (float16-rounded) logits, with the gradient
+    handed back to the float16 tensor."""
+    pred32 = torch.tensor([[9.3906], [-4.2344], [12.0], [-15.0], [0.3]],
+                          device=device)
+    pred = pred32.half().requires_grad_()
+    target = torch.tensor([1, 1, 1, 0, 0], device=device)  # 1 = background
+    loss = SizeWeightedFocalLoss(size_weight=None)
+    out = loss(pred, target)
+    assert out.dtype == torch.float32 and torch.isfinite(out)
+    torch.testing.assert_close(out, loss(pred.detach().float(), target))
+    out.backward()
+    assert pred.grad.dtype == torch.float16
+    assert torch.isfinite(pred.grad).all()
+
+
 def test_focal_zero_weight_and_empty():
     loss = SizeWeightedFocalLoss(size_weight=dict(s_ref=24, gamma=1))
     loss.mark_fed('test')  # as a size-passing head does
