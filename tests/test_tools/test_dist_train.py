@@ -17,6 +17,9 @@ def _launch(tmp_path, tiny_droplets, repo_root, attempt):
     work = tmp_path / f'work{attempt}'
     logs = tmp_path / f'torchrun_logs{attempt}'
     env = tool_env()
+    # the gloo path on any machine: with a GPU visible the tools pick NCCL,
+    # which refuses two ranks on one GPU
+    env['CUDA_VISIBLE_DEVICES'] = ''
     env['PYTHON'] = PYTHON
     env['PORT'] = str(29517 + attempt)
     # --log-dir/--tee: torchrun keeps each rank's output in its own file
