@@ -53,3 +53,24 @@ def tool_env():
 
 
 PYTHON = sys.executable
+
+
+def random_checkpoint(config, path):
+    """A seeded, randomly initialised model of ``config`` whose box
+    classifier is biased towards the droplet class (so that it finds
+    droplets; nothing to download), saved as a checkpoint at ``path``.
+
+    Returns:
+        the model (CPU, eval-ready).
+    """
+    import torch
+    from mmdet.apis import init_detector
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = init_detector(config, None, device='cpu')
+    model.roi_head.bbox_head.fc_cls.bias.data = torch.tensor([3.0, -3.0])
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=('droplet', )))),
+               path)
+    return model

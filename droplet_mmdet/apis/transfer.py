@@ -8,12 +8,16 @@ and validates on the real set's val split; only the training data differ:
 - ``realK``: the first K real train frames (by image id);
 - ``syn``: synthetic frames only (generator v2, default ``FrameSpec``:
   randomised sizes, looks and optics; nothing fitted to the real set);
+- ``synfit``: synthetic frames whose sizes and coverage are fitted to the
+  real train labels (:func:`~droplet_mmdet.datasets.synthetic.fit.
+  size_overrides`: sizes only, no pixels; with ``+realK`` fitted to those
+  K frames' labels); every look and optics knob keeps its default;
 - ``cpK``: cut-and-paste frames composed from the first K real train
   frames only (:func:`~droplet_mmdet.datasets.synthetic.cutpaste_io.
   cut_paste_dataset`);
-- ``syn+realK`` / ``cpK+realK``: both, the K real frames repeated so that
-  they make ``real_share`` (40 %) of the samples (DropTrack trains on 60 %
-  synthetic data).
+- ``syn+realK`` / ``synfit+realK`` / ``cpK+realK``: both, the K real
+  frames repeated so that they make ``real_share`` (40 %) of the samples
+  (DropTrack trains on 60 % synthetic data).
 
 Synthetic and cut-paste frames go through the real rows' training pipeline
 (random 384 px crop, flips) with their RLE masks loaded per box
@@ -29,13 +33,15 @@ import os.path as osp
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-ROW_RE = re.compile(r'^(?:(syn|cp(\d+))(\+)?)?(real(\d+|_all))?$')
+ROW_RE = re.compile(
+    r'^(?:(synfit|syn|cp(\d+))(\+)?)?(real(\d+|_all))?$')
 
 
 def parse_row(row: str) -> Tuple[Optional[str], Optional[int],
                                  Optional[int]]:
     """``row`` -> ``(synthetic kind, cut-paste source frames, real frames)``;
-    the kind is ``'syn'``, ``'cp'`` or None, real frames -1 for all.
+    the kind is ``'syn'``, ``'synfit'``, ``'cp'`` or None, real frames -1
+    for all.
 
     Raises:
         ValueError: for a row this benchmark does not know.
@@ -45,10 +51,11 @@ def parse_row(row: str) -> Tuple[Optional[str], Optional[int],
                                 not m.group(3)) or (
                                     m.group(3) and not m.group(4)):
         raise ValueError(
-            f'transfer row {row!r} unknown: use real_all, realK, syn, cpK, '
-            'syn+realK or cpK+realK (K a number of frames)')
+            f'transfer row {row!r} unknown: use real_all, realK, syn, '
+            'synfit, cpK, syn+realK, synfit+realK or cpK+realK (K a number '
+            'of frames)')
     kind = None if m.group(1) is None else (
-        'syn' if m.group(1) == 'syn' else 'cp')
+        m.group(1) if m.group(1) in ('syn', 'synfit') else 'cp')
     cp = int(m.group(2)) if m.group(2) else None
     real = None
     if m.group(4):
@@ -109,14 +116,18 @@ def rename_category(ann_file: str, name: str, out_file: str) -> None:
 
 
 def make_synthetic(out_dir: str, frames: int, size: int, seed: int,
-                   classes: Sequence[str], log=print) -> str:
-    """Generator-v2 train frames (made once); returns their COCO file."""
+                   classes: Sequence[str], log=print,
+                   overrides: Optional[Dict[str, Any]] = None) -> str:
+    """Generator-v2 train frames (made once), with ``overrides`` of the
+    default ``FrameSpec``; returns their COCO file."""
     from droplet_mmdet.datasets.synthetic import FrameSpec, generate_dataset
     ann = osp.join(out_dir, 'train_renamed.json')
     if osp.isfile(ann):
         return ann
-    log(f'rendering {frames} synthetic v2 frames ({size} px) -> {out_dir}')
-    generate_dataset(out_dir, FrameSpec(height=size, width=size),
+    log(f'rendering {frames} synthetic v2 frames ({size} px) -> {out_dir}'
+        + (f' with {overrides}' if overrides else ''))
+    generate_dataset(out_dir,
+                     FrameSpec(height=size, width=size, **(overrides or {})),
                      dict(train=frames), seed=seed, progress=False)
     rename_category(osp.join(out_dir, 'train.json'), classes[0], ann)
     return ann
@@ -199,6 +210,15 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
         gen_ann = make_synthetic(gen_dir, syn_frames, syn_size, data_seed,
                                  classes, log)
         n_gen = syn_frames
+    elif kind == 'synfit':
+        from droplet_mmdet.datasets.synthetic.fit import size_overrides
+        k = real if real is not None and real > 0 else None
+        overrides = size_overrides(ann, max_frames=k)
+        gen_dir = osp.join(data_dir, f'syn_fit{k or ""}')
+        gen_ann = make_synthetic(gen_dir, syn_frames, syn_size, data_seed,
+                                 classes, log, overrides)
+        n_gen = syn_frames
+        facts.update(fitted_to_frames=k or 'all', fitted=overrides)
     else:
         gen_dir = osp.join(data_dir, f'cp{cp}')
         src = osp.join(data_dir, f'real{cp}.json')  # the realK frames

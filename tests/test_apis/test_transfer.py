@@ -19,14 +19,16 @@ from droplet_mmdet.apis.transfer import (compose_rows, generated_pipeline,
     ('real_all', (None, None, -1)), ('real2', (None, None, 2)),
     ('syn', ('syn', None, None)), ('cp5', ('cp', 5, None)),
     ('syn+real5', ('syn', None, 5)), ('cp3+real2', ('cp', 3, 2)),
-    ('cp5+real_all', ('cp', 5, -1))])
+    ('cp5+real_all', ('cp', 5, -1)), ('synfit', ('synfit', None, None)),
+    ('synfit+real5', ('synfit', None, 5))])
 def test_parse_row(row, parsed):
     assert parse_row(row) == parsed
 
 
 @pytest.mark.parametrize('row', ['', 'real', 'synreal2', 'syn+', 'cp',
                                  'cp0', 'real0', 'syn+real0', '+real2',
-                                 'cp2+syn', 'stock'])
+                                 'cp2+syn', 'stock', 'synfit5',
+                                 'synfitreal2'])
 def test_unknown_rows_are_refused(row):
     with pytest.raises(ValueError, match=re.escape(f'row {row!r}')):
         parse_row(row)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import PYTHON, ROOT, SLIM_CONFIG, tool_env
+from conftest import PYTHON, ROOT, SLIM_CONFIG, random_checkpoint, tool_env
 
 CONFIG = """
 _base_ = '{base}'
@@ -38,9 +38,6 @@ SCORE_THR = 0.5
 def setup(tmp_path_factory):
     """Frames, the 2x config, and a seeded random checkpoint whose box
     classifier is biased towards droplets (nothing to download)."""
-    from mmdet.apis import init_detector
-    from mmengine.registry import init_default_scope
-
     from droplet_mmdet.datasets.synthetic import FrameSpec, generate_dataset
     tmp = tmp_path_factory.mktemp('infer_tool')
     root = str(tmp / 'data')
@@ -49,14 +46,8 @@ def setup(tmp_path_factory):
     config = str(tmp / 'slim_2x.py')
     with open(config, 'w') as f:
         f.write(CONFIG.format(base=SLIM_CONFIG, root=root))
-    init_default_scope('mmdet')
-    torch.manual_seed(0)
-    model = init_detector(config, None, device='cpu')
-    model.roi_head.bbox_head.fc_cls.bias.data = torch.tensor([3.0, -3.0])
     ckpt = str(tmp / 'random.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=('droplet', )))),
-               ckpt)
+    model = random_checkpoint(config, ckpt)
     return root, config, ckpt, model
 
 

@@ -10,9 +10,8 @@ import subprocess
 
 import cv2
 import pytest
-import torch
 
-from conftest import PYTHON, ROOT, SLIM_CONFIG, tool_env
+from conftest import PYTHON, ROOT, SLIM_CONFIG, random_checkpoint, tool_env
 
 TOOL = osp.join(ROOT, 'tools', 'track.py')
 # at most 10 droplets a frame from the random model: a few tracks, fast
@@ -31,9 +30,6 @@ def setup(tmp_path_factory):
     """A 6-frame 96 x 160 video, the slim config with few detections per
     frame, and a seeded random checkpoint whose box classifier is biased
     towards droplets."""
-    from mmdet.apis import init_detector
-    from mmengine.registry import init_default_scope
-
     from droplet_mmdet.datasets.synthetic import VideoSpec, write_video
     tmp = tmp_path_factory.mktemp('track_tool')
     vid = str(tmp / 'vid')
@@ -44,14 +40,8 @@ def setup(tmp_path_factory):
     config = str(tmp / 'slim_few.py')
     with open(config, 'w') as f:
         f.write(CONFIG.format(base=SLIM_CONFIG))
-    init_default_scope('mmdet')
-    torch.manual_seed(0)
-    model = init_detector(config, None, device='cpu')
-    model.roi_head.bbox_head.fc_cls.bias.data = torch.tensor([3.0, -3.0])
     ckpt = str(tmp / 'random.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=('droplet', )))),
-               ckpt)
+    random_checkpoint(config, ckpt)
     return vid, info, config, ckpt
 
 
