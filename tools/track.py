@@ -30,6 +30,11 @@ def parse_args():
     p.add_argument('--out-dir', default='work_dirs/track')
     p.add_argument('--tracker', default='bytetrack',
                    choices=['bytetrack', 'sort', 'ocsort'])
+    p.add_argument('--velocity', type=float, nargs=2, default=None,
+                   metavar=('VX', 'VY'),
+                   help='the flow in px/frame, if known (e.g. 20 0): needed '
+                   'once droplets move half their spacing or more per '
+                   'frame; otherwise estimated from the frames')
     p.add_argument('--px-size', type=float, default=None,
                    help='pixel size in micrometres (adds um and um/s)')
     p.add_argument('--fps', type=float, default=None,
@@ -95,7 +100,8 @@ def main():
                          px_size=args.px_size, fps=args.fps,
                          tile=args.tile, overlap=args.overlap,
                          inlet_x=inlet, gt=args.gt,
-                         overlays=not args.no_overlays)
+                         overlays=not args.no_overlays,
+                         velocity=args.velocity)
     except (OSError, ValueError) as e:
         sys.exit(f'error: {e}')
     g = s['generation']

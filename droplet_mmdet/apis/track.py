@@ -349,7 +349,8 @@ def track_video(predict_fn: PredictFn,
                 low_score_thr: float = 0.1,
                 split_area_jump: Optional[float] = 0.3,
                 auto_velocity: bool = True,
-                on_frame: Optional[FrameCallback] = None
+                on_frame: Optional[FrameCallback] = None,
+                velocity: Optional[Tuple[float, float]] = None
                 ) -> List[Dict[str, float]]:
     """Detect and track droplets in a sequence of frames.
 
@@ -374,6 +375,12 @@ def track_video(predict_fn: PredictFn,
         split_area_jump, auto_velocity: see :class:`DropletTracker`.
         on_frame: called as ``on_frame(k, image, tracked)`` per frame
             (overlays).
+        velocity: the flow's displacement ``(vx, vy)`` in px/frame, where
+            it is known: every track starts at it and ``auto_velocity`` is
+            off. Without it the first estimate is each droplet's shift to
+            its nearest droplet in the next frame, which is wrong (the flow
+            looks slower, or backwards) once droplets move half their
+            spacing or more per frame (``benchmarks/tracking.json``).
 
     Returns:
         list[dict]: one row per tracked droplet and frame
@@ -381,6 +388,12 @@ def track_video(predict_fn: PredictFn,
     """
     if isinstance(tracker_cfg, str):
         tracker_cfg = tracker_config(tracker_cfg, score_thr, low_score_thr)
+    if velocity is not None:
+        tracker_cfg = dict(tracker_cfg)
+        tracker_cfg['motion'] = dict(
+            tracker_cfg.get('motion') or dict(type='DropletKalmanFilter'),
+            init_velocity=(float(velocity[0]), float(velocity[1])))
+        auto_velocity = False
     det_thr = min(score_thr, low_score_thr) if tracker_cfg.get(
         'type') == 'ByteTracker' else score_thr
     tracker = DropletTracker(tracker_cfg, auto_velocity, split_area_jump)

@@ -267,7 +267,9 @@ def run_tracking(predict_fn: PredictFn, source: str, out_dir: str,
                  tile: int = 1536, overlap: int = 64,
                  inlet_x: Union[float, str, None] = 'auto',
                  gt: Optional[str] = None, overlays: bool = True,
-                 n_png: int = 4, progress: bool = True) -> Dict[str, object]:
+                 n_png: int = 4, progress: bool = True,
+                 velocity: Optional[Tuple[float, float]] = None
+                 ) -> Dict[str, object]:
     """Track the droplets of a video (or a folder of frames, in name
     order) and write every output (see the module docstring).
 
@@ -283,6 +285,8 @@ def run_tracking(predict_fn: PredictFn, source: str, out_dir: str,
         inlet_x: see :func:`~.track_analysis.generation_frequency`.
         gt: a MOTChallenge ``gt.txt`` to score the tracks against.
         overlays: write ``overlay.mp4`` and ``n_png`` PNGs.
+        velocity: the flow in px/frame if known, see
+            :func:`~.track.track_video`.
 
     Returns:
         dict: what ``summary.json`` holds.
@@ -325,7 +329,8 @@ def run_tracking(predict_fn: PredictFn, source: str, out_dir: str,
     try:
         rows = track_video(predict_fn, frames, tracker, score_thr=score_thr,
                            px_size=px_size, fps=fps, tile=tile,
-                           overlap=overlap, on_frame=on_frame)
+                           overlap=overlap, on_frame=on_frame,
+                           velocity=velocity)
     finally:
         if state['writer'] is not None:
             state['writer'].release()

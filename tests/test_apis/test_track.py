@@ -19,9 +19,10 @@ from droplet_mmdet.apis.track_analysis import (detect_events,
                                                generation_frequency,
                                                track_summaries,
                                                velocity_profile)
+from droplet_mmdet.apis.track_bench import (gt_video, plug_spec,
+                                            truth_predictor)
 from droplet_mmdet.apis.track_eval import mot_metrics, truth_ids
-from droplet_mmdet.datasets.synthetic import (VideoSpec, render_video,
-                                              simulate)
+from droplet_mmdet.datasets.synthetic import VideoSpec
 
 H, W = 100, 300
 #: a small, quiet channel video: 96 x 256 frames, 16 px droplets
@@ -170,52 +171,6 @@ def test_one_frame_size_glitch_keeps_the_id(glitch):
     assert [r['track_id'] for r in rows] == [1] * 14
 
 
-def gt_video(spec, seed=0):
-    """Frames and truth-mask detections (score 1) of a synthetic video,
-    and the truth rows (frame, id, tight box)."""
-    traj = simulate(spec, seed)
-    images, dets, truth = [], [], []
-    for t, image, drops in render_video(spec, seed, traj):
-        images.append(np.repeat(image[..., None], 3, 2))
-        dets.append([])
-        for d in drops:
-            box, patch = tight_patch(d.mask, d.x0, d.y0)
-            dets[-1].append(Detection(1.0, box, patch))
-            truth.append(dict(frame=t, id=d.track_id, x0=box[0], y0=box[1],
-                              x1=box[2], y1=box[3]))
-    return traj, images, dets, truth
-
-
-def truth_predictor(dets):
-    """A stand-in detector: the next frame's truth detections per call
-    (frames fit one tile)."""
-    it = iter(dets)
-
-    def predict(tiles):
-        assert len(tiles) == 1
-        return [next(it)]
-
-    return predict
-
-
-def test_generation_frequency_ignores_short_false_tracks():
-    """Droplets enter at x = 30 every 4 frames; two one-frame false
-    detections near the inlet (frames 7 and 13) are not births."""
-    frames = []
-    for t in range(24):
-        dets = [disc(30 + 5 * (t - b), 50, 14) for b in range(0, t + 1, 4)
-                if 30 + 5 * (t - b) < 250]
-        if t in (7, 13):
-            dets.append(disc(36, 80, 14))
-        frames.append(dets)
-    tracks = track_summaries(track_detections(((f, (H, W)) for f in frames)))
-    births = len(range(4, 24, 4))
-    gen = generation_frequency(tracks, inlet_x=30.0, frames=(0, 23))
-    assert gen['count'] == births
-    assert generation_frequency(tracks, inlet_x=30.0, frames=(0, 23),
-                                min_rows=1)['count'] == births + 2
-
-
 @pytest.fixture(scope='module')
 def plug_video():
     return gt_video(VideoSpec(**VIDEO))
@@ -357,3 +312,27 @@ def test_bytetrack_config_tracks_through_mmdet(tmp_path):
         p = s.pred_track_instances
         assert len(p.bboxes) == len(p.instances_id) == len(p.scores)
         assert (p.scores >= 0.1).all()
+
+
+def test_known_flow_velocity_tracks_fast_droplets():
+    """Droplets moving 20 px/frame, 30 px apart (2/3 of their spacing per
+    frame): the nearest-neighbour first guess sees the flow backwards and
+    every id is wrong; told the flow, ByteTrack keeps every id and the
+    velocity (benchmarks/tracking.json has the whole grid)."""
+    spec = plug_spec(20.0, 1.5, height=96, width=256, n_frames=20)
+    traj, images, dets, truth = gt_video(spec)
+    inner_truth = [t for t in truth if not touches_border(
+        (t['x0'], t['y0'], t['x1'], t['y1']), 96, 256)]
+
+    def run(**kw):
+        rows = track_video(truth_predictor(dets), images, **kw)
+        inner = [r for r in rows if not r['edge']]
+        vx = [t['vx'] for t in track_summaries(rows)
+              if t['n_interior'] >= 3]
+        return mot_metrics(inner, inner_truth), vx
+
+    told, vx = run(velocity=(20.0, 0.0))
+    assert told['idf1'] == 1.0 and told['num_switches'] == 0
+    assert vx and max(abs(v - 20.0) for v in vx) < 0.4
+    guessed, _ = run()
+    assert guessed['idf1'] < 0.5  # the failure the option is for
