@@ -259,6 +259,28 @@ def _mean(values) -> Optional[float]:
     return round(float(np.mean(values)), 4) if len(values) else None
 
 
+def tracking_warnings(rows: Sequence[Row],
+                      moving: Sequence[Row]) -> List[str]:
+    """What makes the summaries of a run untrustworthy, in words: every
+    droplet cut by the frame border (sizes, velocities and births leave
+    such rows out), or a flow along y (the analysis takes it along x)."""
+    out = []
+    if rows and all(r['edge'] for r in rows):
+        out.append('every detection touches the frame border, so no size, '
+                   'velocity or generation rate could be measured (plugs '
+                   'spanning a channel cropped at its walls? leave a margin '
+                   'around the channel)')
+    vx = [abs(t['vx']) for t in moving]
+    vy = [abs(t['vy']) for t in moving if t['vy'] is not None]
+    if len(vx) >= 3 and len(vy) == len(vx) and \
+            float(np.median(vy)) > 2 * float(np.median(vx)):
+        out.append(f'droplets move along y (median |vy| {np.median(vy):.2f}'
+                   f' vs |vx| {np.median(vx):.2f} px/frame), but the inlet, '
+                   f'the generation rate and the velocity profile assume a '
+                   f'flow along x: rotate the frames by 90 degrees')
+    return out
+
+
 def run_tracking(predict_fn: PredictFn, source: str, out_dir: str,
                  tracker: Union[str, dict] = 'bytetrack',
                  score_thr: float = 0.5,
@@ -362,6 +384,8 @@ def run_tracking(predict_fn: PredictFn, source: str, out_dir: str,
     moving = [t for t in tracks if t['vx'] is not None
               and t['n_interior'] >= 3]
     inner_d = [r['diameter_px'] for r in rows if not r['edge']]
+    for msg in tracking_warnings(rows, moving):
+        warnings.warn(f'{source}: {msg}')
     summary = dict(
         source=source, frames=n, frame_size=list(state['shape'] or ()),
         fps=fps, px_size=px_size, score_thr=score_thr,

@@ -336,3 +336,25 @@ def test_known_flow_velocity_tracks_fast_droplets():
     assert vx and max(abs(v - 20.0) for v in vx) < 0.4
     guessed, _ = run()
     assert guessed['idf1'] < 0.5  # the failure the option is for
+
+
+def test_warnings_for_border_only_and_vertical_flow():
+    """Plugs touching both walls are all 'edge' (nothing measurable), and a
+    flow along y defeats the x-based analysis: both are said in words."""
+    from droplet_mmdet.apis.track_report import tracking_warnings
+    plugs = [[disc(60 + 6 * t, 50, 120)] for t in range(6)]  # taller than H
+    rows = track_detections(((f, (H, W)) for f in plugs))
+    assert rows and all(r['edge'] for r in rows)
+    msgs = tracking_warnings(rows, [])
+    assert len(msgs) == 1 and 'touches the frame border' in msgs[0]
+    down = [[disc(40 + 60 * k, 15 + 6 * t, 12) for k in range(4)]
+            for t in range(10)]
+    rows = track_detections(((f, (H, W)) for f in down))
+    moving = [t for t in track_summaries(rows) if t['n_interior'] >= 3]
+    msgs = tracking_warnings(rows, moving)
+    assert len(moving) == 4 and len(msgs) == 1 and 'along y' in msgs[0]
+    right = [[disc(30 + 6 * t, 20 + 25 * k, 12) for k in range(3)]
+             for t in range(10)]
+    rows = track_detections(((f, (H, W)) for f in right))
+    moving = [t for t in track_summaries(rows) if t['n_interior'] >= 3]
+    assert len(moving) == 3 and tracking_warnings(rows, moving) == []
