@@ -45,6 +45,15 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     if [[ -n "$system_cuda_torch" ]]; then
         log "python3 has torch with CUDA $system_cuda_torch: creating $VENV with system site-packages"
         "$BASE_PY" -m venv --system-site-packages "$VENV"
+        # A python3 that is itself a venv (e.g. /opt/torch/.venv on the GPU
+        # image) lends its *base* interpreter's site-packages, without its
+        # torch: point the new venv at the parent venv's site-packages too.
+        parent=$("$BASE_PY" -c 'import site, sys; print(site.getsitepackages()[0] if sys.prefix != sys.base_prefix else "")')
+        if [[ -n "$parent" ]]; then
+            child=$("$VENV/bin/python" -c 'import site; print(site.getsitepackages()[0])')
+            echo "$parent" > "$child/_droplet_mmdet_parent_venv.pth"
+            log "python3 is a venv: its site-packages ($parent) added to $VENV"
+        fi
     else
         log "creating $VENV"
         "$BASE_PY" -m venv "$VENV"
