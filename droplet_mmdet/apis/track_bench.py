@@ -313,23 +313,17 @@ def case_metrics(rows: Sequence[Row], truth: Sequence[Row], traj,
     return out
 
 
-def tracker_setup(tracker: str, spec, score_thr: float = 0.5
-                  ) -> Tuple[dict, bool]:
-    """``(tracker config, auto_velocity)`` of a name of :data:`TRACKERS`.
+def tracker_setup(tracker: str, spec
+                  ) -> Tuple[str, Optional[Tuple[float, float]]]:
+    """``(name of TRACKERS, flow velocity or None)`` of a benchmark tracker.
 
-    ``'<name>_prior'`` (e.g. ``'bytetrack_prior'``) is that tracker whose
-    Kalman filter starts every track at the true flow, ``(u_max, 0)``
-    px/frame, and keeps that prior (``auto_velocity`` off): what
-    ``track_video(velocity=...)`` / ``tools/track.py --velocity`` do.
+    ``'<name>_prior'`` (e.g. ``'bytetrack_prior'``) is that tracker told
+    the true flow, ``(u_max, 0)`` px/frame, as
+    ``track_video(velocity=...)`` / ``tools/track.py --velocity``.
     """
-    from .track_motion import tracker_config
-    name, prior = (tracker[:-len('_prior')], True) if tracker.endswith(
-        '_prior') else (tracker, False)
-    cfg = tracker_config(name, score_thr)
-    if prior:
-        cfg['motion'] = dict(cfg['motion'],
-                             init_velocity=(float(spec.u_max), 0.0))
-    return cfg, not prior
+    if tracker.endswith('_prior'):
+        return tracker[:-len('_prior')], (float(spec.u_max), 0.0)
+    return tracker, None
 
 
 class RecordingPredictor:
@@ -362,12 +356,11 @@ def run_case(predict_fn, images: Sequence[np.ndarray], truth, traj, spec,
 
     ``tracker``: see :func:`tracker_setup`; ``extra_seconds`` is added to
     the wall time (detection time of replayed detections)."""
-    cfg, auto = tracker_setup(tracker, spec, score_thr)
+    name, velocity = tracker_setup(tracker, spec)
     t0 = time.perf_counter()
-    rows = track_video(predict_fn, images, tracker_cfg=cfg,
+    rows = track_video(predict_fn, images, tracker_cfg=name,
                        score_thr=score_thr, fps=spec.fps,
-                       tile=max(spec.height, spec.width),
-                       auto_velocity=auto)
+                       tile=max(spec.height, spec.width), velocity=velocity)
     sec = time.perf_counter() - t0 + extra_seconds
     out = case_metrics(rows, truth, traj, spec)
     out.update(frames=len(images), seconds=round(sec, 3),
