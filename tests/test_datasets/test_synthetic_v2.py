@@ -266,6 +266,33 @@ def test_coalescing_pair_is_one_instance_between_union_and_neck():
             assert n == 2  # background + one instance
 
 
+def test_pair_and_deformed_sizes_equal_supersampled_area():
+    """Equivalent diameter and centroid of every outline kind (pairs are
+    integrated together in one bisection, harmonics in one batch) against
+    the documented outline counted on a 1/8 px grid."""
+    h = w = 192
+    spec = FrameSpec.v1(height=h, width=w, layout='sparse', coalesce=0.5,
+                        harmonics=(0.12, 0.12), mean_area=(700, 700),
+                        max_ellipticity=0.2, sparse_coverage=(0.1, 0.1),
+                        border_cut=False, satellites=0.0)
+    step = 1 / 8
+    kinds = set()
+    for seed in range(3):
+        _, drops, _ = render_frame(spec, seed)
+        for d in drops:
+            o = d.outline
+            x0, y0, x1, y1 = o.bounds()
+            ys, xs = np.mgrid[y0 - 1:y1 + 1:step, x0 - 1:x1 + 1:step]
+            ys, xs = ys + step / 2, xs + step / 2
+            inside = _sdist(o, xs, ys) < 0
+            area = inside.sum() * step * step
+            assert abs(d.diameter - 2 * np.sqrt(area / np.pi)) < 0.02
+            assert abs(d.cx - xs[inside].mean()) < 0.02
+            assert abs(d.cy - ys[inside].mean()) < 0.02
+            kinds.add('harmonics' if o.harm is not None else d.kind)
+    assert {'pair', 'harmonics'} <= kinds
+
+
 def _centre_and_ring(img, d, bg):
     Y, X = np.mgrid[0:img.shape[0], 0:img.shape[1]] + 0.5
     rho = np.hypot(X - d.cx, Y - d.cy) / (d.diameter / 2)

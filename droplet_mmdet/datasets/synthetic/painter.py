@@ -33,58 +33,83 @@ def _boxes(outlines: List[Outline], pad: np.ndarray, H: int, W: int
     return box
 
 
-def _frames(outlines: List[Outline], box: np.ndarray
-            ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel centres of all patches in each droplet's own frame: flat
-    (N,) ``u`` (along ``a``) and ``v``, and the (M+1,) offsets of the
-    patches. Filled patch by patch with two outer sums each (a handful of
-    NumPy calls per droplet)."""
+def _ranges(start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """``arange(start[j], start[j] + length[j])`` for every ``j``, end to
+    end (int64)."""
+    end = np.cumsum(length)
+    return np.arange(end[-1]) + np.repeat(start - end + length, length)
+
+
+def _field(outlines: List[Outline], box: np.ndarray, nh: int, d: np.ndarray,
+           rn: np.ndarray) -> None:
+    """``(d, rn)`` of ellipses with harmonics (the first ``nh`` outlines)
+    and without (the rest) on their patches ``box``, written end to end
+    into the flat ``d`` and ``rn`` (float64); the formulas of
+    :meth:`Outline.field`.
+
+    With ``X``, ``Y`` a pixel centre minus the droplet's centre, the
+    droplet-frame coordinates ``u = X c + Y s``, ``v = Y c - X s`` scaled
+    by the semi-axes, and ``rho^2 = X^2 + Y^2``, are outer sums of a
+    per-column and a per-row term: those terms are computed for every
+    patch at once, and each patch costs one outer sum per quantity.
+    """
     w = box[:, 2] - box[:, 0]
     h = box[:, 3] - box[:, 1]
     off = np.concatenate([[0], np.cumsum(w * h)])
-    u = np.empty(off[-1])
-    v = np.empty(off[-1])
-    for j, o in enumerate(outlines):
-        x0, y0, x1, y1 = box[j]
-        xs = np.arange(x0, x1, dtype=np.float64) + 0.5 - o.cx
-        ys = np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5 - o.cy
-        c, s = np.cos(o.theta), np.sin(o.theta)
-        sl = slice(off[j], off[j + 1])
-        np.add(xs * c, ys * s, out=u[sl].reshape(h[j], w[j]))
-        np.subtract(ys * c, xs * s, out=v[sl].reshape(h[j], w[j]))
-    return u, v, off
-
-
-def _field(outlines: List[Outline], u: np.ndarray, v: np.ndarray,
-           n: np.ndarray, nh: int) -> Tuple[np.ndarray, np.ndarray]:
-    """``(d, rn)`` of ellipses with harmonics (the first ``nh`` outlines)
-    and without (the rest) from droplet-frame coordinates; the formulas of
-    :meth:`Outline.field`."""
-    p = np.array([[o.a, o.b] for o in outlines]).reshape(-1, 2)
-    rn = np.sqrt((u / np.repeat(p[:, 0], n))**2 +
-                 (v / np.repeat(p[:, 1], n))**2)
-    rho = np.sqrt(u * u + v * v)
+    cw = np.concatenate([[0], np.cumsum(w)])
+    ch = np.concatenate([[0], np.cumsum(h)])
+    p = np.array([[o.cx, o.cy, o.theta, o.a, o.b]
+                  for o in outlines]).reshape(-1, 5)
+    c, s = np.cos(p[:, 2]), np.sin(p[:, 2])
+    X = (_ranges(box[:, 0], w) + 0.5) - np.repeat(p[:, 0], w)
+    Y = (_ranges(box[:, 1], h) + 0.5) - np.repeat(p[:, 1], h)
+    # column terms (X ...) and row terms (Y ...): u / a, v / b, rho^2
+    Xa, Xb = X * np.repeat(c / p[:, 3], w), X * np.repeat(s / p[:, 4], w)
+    Ya, Yb = Y * np.repeat(s / p[:, 3], h), Y * np.repeat(c / p[:, 4], h)
+    X2, Y2 = X * X, Y * Y
+    vb = np.empty(off[-1])
+    rho = np.empty(off[-1])
+    # Python ints: slicing with NumPy scalars costs more than the sums
+    cw, ch, off_, hw = cw.tolist(), ch.tolist(), off.tolist(), list(zip(
+        h.tolist(), w.tolist()))
+    for j in range(len(outlines)):
+        cs, rs = slice(cw[j], cw[j + 1]), slice(ch[j], ch[j + 1])
+        sl = slice(off_[j], off_[j + 1])
+        np.add(Xa[None, cs], Ya[rs, None], out=rn[sl].reshape(hw[j]))
+        np.subtract(Yb[rs, None], Xb[None, cs], out=vb[sl].reshape(hw[j]))
+        np.add(X2[None, cs], Y2[rs, None], out=rho[sl].reshape(hw[j]))
     if nh:
+        # z = (u + i v) / rho of the ellipses with harmonics (u = a u/a,
+        # v = b v/b); the perturbation (|sum| <= ~0.2) in single
+        # precision moves the boundary by < 1e-5 px
+        end = int(off[nh])
         k = max(len(o.harm) for o in outlines[:nh])
         coef = np.zeros((nh, k), np.complex128)
         for i, o in enumerate(outlines[:nh]):
             coef[i, :len(o.harm)] = o.harm
-        # the perturbation (|sum| <= ~0.2) in single precision moves the
-        # boundary by < 1e-5 px
-        end = int(n[:nh].sum())
+        n = np.diff(off[:nh + 1])
+        inv = 1 / np.maximum(np.sqrt(rho[:end]), 1e-12)
         z = np.empty(end, np.complex64)
-        inv = 1 / np.maximum(rho[:end], 1e-12)
-        z.real = u[:end] * inv
-        z.imag = v[:end] * inv
-        coef = np.repeat(coef.astype(np.complex64).T, n[:nh], axis=1)
+        z.real = rn[:end] * np.repeat(p[:nh, 3], n) * inv
+        z.imag = vb[:end] * np.repeat(p[:nh, 4], n) * inv
+        coef = np.repeat(coef.astype(np.complex64).T, n, axis=1)
         acc = coef[-1] * z
         for j in range(k - 2, -1, -1):
             acc += coef[j]
             acc *= z
         acc *= z
-        rn[:end] /= 1 + acc.real
-    d = rho - rho / np.maximum(rn, 1e-6)
-    return d, rn
+        acc.real += 1
+    np.multiply(rn, rn, out=rn)
+    np.multiply(vb, vb, out=vb)
+    rn += vb
+    np.sqrt(rn, out=rn)
+    if nh:
+        rn[:end] /= acc.real
+    np.sqrt(rho, out=rho)
+    # d = rho - rho / max(rn, 1e-6)
+    np.maximum(rn, 1e-6, out=vb)
+    np.divide(rho, vb, out=d)
+    np.subtract(rho, d, out=d)
 
 
 def paint_brightfield(img: np.ndarray, owner: np.ndarray,
@@ -124,13 +149,15 @@ def paint_brightfield(img: np.ndarray, owner: np.ndarray,
     idx = np.concatenate([keep[kind == 2], keep[kind == 1],
                           keep[kind == 0]])
     nh, npl = int((kind == 2).sum()), int((kind == 1).sum())
-    u, v, off = _frames([outlines[i] for i in idx], box[idx])
+    bw = box[idx, 2] - box[idx, 0]
+    off = np.concatenate([[0], np.cumsum(bw * (box[idx, 3] - box[idx, 1]))])
     n = np.diff(off)
     nb = int(off[nh + npl])
     d = np.empty(off[-1])
     rn = np.empty(off[-1])
-    d[:nb], rn[:nb] = _field([outlines[i] for i in idx[:nh + npl]],
-                             u[:nb], v[:nb], n[:nh + npl], nh)
+    if nb:
+        _field([outlines[i] for i in idx[:nh + npl]], box[idx[:nh + npl]],
+               nh, d[:nb], rn[:nb])
     for j in range(nh + npl, len(idx)):
         x0, y0, x1, y1 = box[idx[j]]
         sl = slice(off[j], off[j + 1])
@@ -197,17 +224,18 @@ def paint_brightfield(img: np.ndarray, owner: np.ndarray,
     val += 1
 
     geoms: Dict[int, Geom] = {}
-    for j, i in enumerate(idx):
-        x0, y0, x1, y1 = box[i]
+    off_, boxes = off.tolist(), box.tolist()
+    contents, labelled_ = contents.tolist(), labelled.tolist()
+    for j, i in enumerate(idx.tolist()):
+        x0, y0, x1, y1 = boxes[i]
         h, w = y1 - y0, x1 - x0
-        f = val[off[j]:off[j + 1]].reshape(h, w)
+        sl = slice(off_[j], off_[j + 1])
+        f = val[sl].reshape(h, w)
         if contents[j]:
-            _contents(f, cov[off[j]:off[j + 1]].reshape(h, w), rng)
+            _contents(f, cov[sl].reshape(h, w), rng)
         img[y0:y1, x0:x1] *= f
-        if labelled[i]:
-            dd = d[off[j]:off[j + 1]].reshape(h, w)
-            geoms[int(i)] = (int(x0), int(y0), dd,
-                             rn[off[j]:off[j + 1]].reshape(h, w))
+        if labelled_[i]:
+            geoms[i] = (x0, y0, d[sl].reshape(h, w), rn[sl].reshape(h, w))
     for i in sorted(geoms):  # drawing order: later droplets in front
         x0, y0, dd, _ = geoms[i]
         owner[y0:y0 + dd.shape[0], x0:x0 + dd.shape[1]][dd < 0] = i
@@ -218,13 +246,19 @@ def _contents(f: np.ndarray, cov: np.ndarray, rng: np.random.Generator
               ) -> None:
     """1-3 dark beads/cells inside a droplet's factor patch (in place)."""
     h, w = f.shape
-    yy = np.arange(h, dtype=np.float32)[:, None] + np.float32(0.5)
-    xx = np.arange(w, dtype=np.float32)[None, :] + np.float32(0.5)
     for _ in range(rng.integers(1, 4)):
         rr = rng.uniform(1.2, 3.0)
         ang, dist = rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.5)
         bx = (w / 2) + dist * (w / 2 - 4) * np.cos(ang)
         by = (h / 2) + dist * (h / 2 - 4) * np.sin(ang)
+        # the bead is 0 beyond rr + 0.5 px from its centre: shade only
+        # the pixels within that reach
+        x0, x1 = max(int(bx - rr) - 1, 0), min(int(bx + rr) + 2, w)
+        y0, y1 = max(int(by - rr) - 1, 0), min(int(by + rr) + 2, h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        xx = np.arange(x0, x1, dtype=np.float32)[None, :] + np.float32(0.5)
+        yy = np.arange(y0, y1, dtype=np.float32)[:, None] + np.float32(0.5)
         bead = np.clip(np.float32(rr + 0.5) - np.sqrt(
             (xx - np.float32(bx))**2 + (yy - np.float32(by))**2), 0, 1)
-        f *= 1 - np.float32(0.5) * bead * cov
+        f[y0:y1, x0:x1] *= 1 - np.float32(0.5) * bead * cov[y0:y1, x0:x1]

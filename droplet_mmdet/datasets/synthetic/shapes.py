@@ -178,11 +178,16 @@ class Outline:
         return area, ox + mx / area, oy + my / area
 
     def _pair_radius(self, psi: np.ndarray):
+        """Boundary radius of a pair along directions ``psi`` from a point
+        inside both lobes (bisection). The parameters may also be (P, 1)
+        arrays of P pairs without harmonics (see :func:`area_centroids`):
+        the same arithmetic, element by element."""
         x2, y2, r2 = self.lobe
         r1 = np.sqrt(self.a * self.b)
         gap = np.hypot(x2 - self.cx, y2 - self.cy)
-        t = 0.5 if gap == 0 else float(np.clip(
-            (r1 - 0.5 * (r1 + r2 - gap)) / gap, 0, 1))
+        t = np.where(gap == 0, 0.5, np.clip(
+            (r1 - 0.5 * (r1 + r2 - gap)) / np.where(gap == 0, 1, gap),
+            0, 1))
         ox, oy = self.cx + t * (x2 - self.cx), self.cy + t * (y2 - self.cy)
         c, s = np.cos(psi), np.sin(psi)
 
@@ -221,12 +226,25 @@ def area_centroids(outlines: List[Outline]) -> np.ndarray:
     out = np.zeros((len(outlines), 3))
     harm = [i for i, o in enumerate(outlines)
             if o.harm is not None and o.lobe is None]
-    for i, o in enumerate(outlines):
-        if i not in harm:
-            out[i] = o.area_centroid()
+    pairs = [i for i, o in enumerate(outlines)
+             if o.harm is None and o.lobe is not None]
+    for i in sorted(set(range(len(outlines))) - set(harm) - set(pairs)):
+        out[i] = outlines[i].area_centroid()
+    n = 64
+    psi = np.arange(n) * (2 * np.pi / n)
+    w = 2 * np.pi / n
+    if pairs:
+        # every pair's bisection at once: one Outline of (P, 1) arrays
+        q = np.array([[o.cx, o.cy, o.a, o.b, o.theta, *o.lobe, o.neck]
+                      for o in (outlines[i] for i in pairs)]).T[..., None]
+        both = Outline(*q[:5], lobe=tuple(q[5:8]), neck=q[8])
+        ox, oy, r = both._pair_radius(psi)
+        area = 0.5 * w * (r * r).sum(1)
+        mx = w / 3 * (r**3 * np.cos(psi)).sum(1)
+        my = w / 3 * (r**3 * np.sin(psi)).sum(1)
+        out[pairs] = np.stack([area, ox[:, 0] + mx / area,
+                               oy[:, 0] + my / area], 1)
     if harm:
-        n = 64
-        psi = np.arange(n) * (2 * np.pi / n)
         p = np.array([[o.cx, o.cy, o.a, o.b, o.theta] for o in
                       (outlines[i] for i in harm)])
         c = np.array([outlines[i].harm for i in harm])  # (M, K)
@@ -236,7 +254,6 @@ def area_centroids(outlines: List[Outline]) -> np.ndarray:
         k = np.arange(2, 2 + c.shape[1])
         r = r * (1 + np.einsum('mk,mkn->mn', c, np.exp(
             1j * k[None, :, None] * t[:, None, :])).real)
-        w = 2 * np.pi / n
         area = 0.5 * w * (r * r).sum(1)
         mx = w / 3 * (r**3 * np.cos(psi)).sum(1)
         my = w / 3 * (r**3 * np.sin(psi)).sum(1)
