@@ -44,7 +44,9 @@ def main():
         FrameSpec.v1(height=args.size, width=args.size, layout='sparse',
                      sparse_coverage=(0.22, 0.22)), args.seed)
     img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    model = init_detector(args.config, args.checkpoint, device='cpu')
+    from droplet_mmdet.apis import load_config
+    model = init_detector(load_config(args.config, args.checkpoint),
+                          args.checkpoint, device='cpu')
     fn = mmdet_predict_fn(model)
     results = []
     for tile in args.tile:

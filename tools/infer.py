@@ -47,8 +47,10 @@ def main():
     import droplet_mmdet  # noqa: F401
     from droplet_mmdet.apis.infer import resolve_score_thr, run_inference
     from droplet_mmdet.apis.predictor import mmdet_predict_fn
+    from droplet_mmdet.apis import load_config
     from mmdet.apis import init_detector
-    model = init_detector(args.config, args.checkpoint, device=args.device)
+    model = init_detector(load_config(args.config, args.checkpoint),
+                          args.checkpoint, device=args.device)
     score_thr, source = resolve_score_thr(args.score_thr, args.checkpoint,
                                           model.cfg)
     print(f'counting at score >= {score_thr:.3f} ({source})')

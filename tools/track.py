@@ -78,9 +78,9 @@ def main():
     from droplet_mmdet.apis.infer import resolve_score_thr
     from droplet_mmdet.apis.predictor import mmdet_predict_fn
     from droplet_mmdet.apis.track_report import run_tracking
+    from droplet_mmdet.apis import load_config
     from mmdet.apis import init_detector
-    from mmengine.config import Config
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.checkpoint)
     if 'tracker' in cfg.model:
         sys.exit(f'error: {args.config} is an mmdet tracking config (model '
                  f'{cfg.model.type} with a tracker); this tool takes the '

@@ -20,6 +20,27 @@ STOCK_ANCHORS = dict(scales=[8], ratios=[0.5, 1.0, 2.0],
                      strides=[4, 8, 16, 32, 64])
 
 
+def load_coco_boxes(ann_file: str) -> np.ndarray:
+    """(K, 4) xyxy boxes of a COCO json's non-crowd, non-empty
+    annotations; ``ValueError`` naming the file for anything else."""
+    import json
+    try:
+        with open(ann_file) as f:
+            coco = json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f'{ann_file}: cannot read COCO json ({err})')
+    if not isinstance(coco, dict) or 'annotations' not in coco:
+        raise ValueError(f'{ann_file}: no "annotations" list')
+    boxes = [a['bbox'] for a in coco['annotations']
+             if not a.get('iscrowd', 0) and a['bbox'][2] > 0
+             and a['bbox'][3] > 0]
+    if not boxes:
+        raise ValueError(f'{ann_file}: no non-empty boxes')
+    b = np.asarray(boxes, dtype=np.float64)
+    b[:, 2:] += b[:, :2]
+    return b
+
+
 def best_anchor_iou(boxes: np.ndarray, scales: Sequence[float],
                     ratios: Sequence[float],
                     strides: Sequence[int]) -> np.ndarray:

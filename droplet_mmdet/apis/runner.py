@@ -6,21 +6,24 @@ plus droplet_mmdet's compat fixes: AMP falls back to fp32 on a CPU, and a
 distributed run without CUDA uses gloo.
 """
 import os.path as osp
-from typing import Optional
+from typing import Iterator, Optional, Tuple
 
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 
 from droplet_mmdet import compat
 
 
 def _load(config: str, cfg_options: Optional[dict], launcher: str,
-          work_dir: Optional[str]) -> Config:
+          work_dir: Optional[str], checkpoint: Optional[str] = None
+          ) -> Config:
     if not osp.isfile(config):
         raise FileNotFoundError(f'{config}: config file not found')
     cfg = Config.fromfile(config)
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    fill_fitted_anchors(cfg, checkpoint, source=config)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
@@ -28,6 +31,121 @@ def _load(config: str, cfg_options: Optional[dict], launcher: str,
                                 osp.splitext(osp.basename(config))[0])
     compat.resolve_device(cfg)
     return cfg
+
+
+def _fitted_generators(node) -> Iterator[ConfigDict]:
+    """Every ``FittedAnchorGenerator`` dict in a (model) config."""
+    if isinstance(node, dict):
+        if node.get('type') == 'FittedAnchorGenerator':
+            yield node
+        for v in node.values():
+            yield from _fitted_generators(v)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            yield from _fitted_generators(v)
+
+
+def train_annotations(cfg: Config) -> Tuple[str, float]:
+    """``(path, box_scale)`` of the training COCO json of a config and the
+    factor between its boxes and the images the network sees (a
+    ``Resize`` with ``scale_factor`` in the train pipeline)."""
+    ds = cfg.train_dataloader.dataset
+    while 'ann_file' not in ds and 'dataset' in ds:  # Repeat, ClassBalanced
+        ds = ds.dataset
+    if 'ann_file' not in ds:
+        raise ValueError(
+            'FittedAnchorGenerator: the training set has no single ann_file '
+            f'({ds.get("type")}); set model...anchor_generator.ann_file')
+    ann = ds.ann_file
+    root = ds.get('data_root') or ''
+    path = ann if osp.isabs(ann) or not root else osp.join(root, ann)
+    scale = 1.0
+    for step in ds.get('pipeline', []):
+        if step['type'] in ('Resize', 'RandomResize', 'RandomChoiceResize'):
+            f = step.get('scale_factor')
+            if step['type'] != 'Resize' or f is None:
+                raise ValueError(
+                    f'FittedAnchorGenerator: the train pipeline resizes '
+                    f'({step["type"]} without a fixed scale_factor); set '
+                    'model...anchor_generator.box_scale to the factor '
+                    'between the annotations and the network input')
+            if isinstance(f, (tuple, list)):
+                if len(set(f)) != 1:
+                    raise ValueError(
+                        'FittedAnchorGenerator: Resize scale_factor '
+                        f'{tuple(f)} differs between x and y; set box_scale')
+                f = f[0]
+            scale *= float(f)
+    return path, scale
+
+
+def _anchors_in_checkpoint(checkpoint: str) -> Optional[dict]:
+    """``scales`` / ``ratios`` of the fitted anchors in the config that
+    mmengine saved with a checkpoint, if any."""
+    import torch
+    meta = torch.load(checkpoint, map_location='cpu',
+                      weights_only=False).get('meta') or {}
+    text = meta.get('cfg')
+    if not text:
+        return None
+    saved = Config.fromstring(text, file_format='.py')
+    for g in _fitted_generators(saved.model):
+        if g.get('scales') and g.get('ratios'):
+            return dict(scales=list(g.scales), ratios=list(g.ratios))
+    return None
+
+
+def fill_fitted_anchors(cfg: Config, checkpoint: Optional[str] = None,
+                        source: str = 'config') -> Config:
+    """Fit every ``FittedAnchorGenerator`` of ``cfg.model`` that has no
+    ``scales`` / ``ratios`` yet to the training annotations of ``cfg``
+    and write them into the config (in place; the work dir's config copy
+    and the checkpoints then hold them). When the training annotations are
+    not at hand, the anchors come from the config saved in ``checkpoint``.
+    """
+    from droplet_mmdet.models.task_modules.fitted_anchors import fit_file
+    for g in _fitted_generators(cfg.get('model', {})):
+        if g.get('scales') and g.get('ratios'):
+            continue
+        ann, scale = (g.get('ann_file'), g.get('box_scale'))
+        if not ann or scale is None:
+            train_ann, train_scale = train_annotations(cfg)
+            ann = ann or train_ann
+            scale = train_scale if scale is None else scale
+        strides = [s if isinstance(s, int) else s[0] for s in g.strides]
+        if osp.isfile(ann) or checkpoint is None:
+            fitted, cov, n = fit_file(ann, strides, g.get('iou', 0.5),
+                                      g.get('num_scales', 1), scale)
+            how = (f'fitted to {n} boxes of {ann}'
+                   + (f' x{scale:g}' if scale != 1 else '')
+                   + f' (IoU>=0.3/0.5/0.7 matched {cov["match@0.3"]:.3f}/'
+                   f'{cov["match@0.5"]:.3f}/{cov["match@0.7"]:.3f})')
+        else:
+            fitted = _anchors_in_checkpoint(checkpoint)
+            if fitted is None:
+                raise FileNotFoundError(
+                    f'{source}: FittedAnchorGenerator: the training '
+                    f'annotations {ann} are not here and {checkpoint} holds '
+                    'no fitted anchors; give '
+                    'model...anchor_generator.scales and ratios')
+            how = f'as fitted for {checkpoint} (its saved config)'
+        g.scales, g.ratios = list(fitted['scales']), list(fitted['ratios'])
+        g.ann_file, g.box_scale = ann, scale
+        print_log(f'{source}: anchors scales={g.scales} ratios={g.ratios}, '
+                  + how, logger='current')
+    return cfg
+
+
+def load_config(config: str, checkpoint: Optional[str] = None,
+                cfg_options: Optional[dict] = None) -> Config:
+    """``Config.fromfile`` plus what droplet_mmdet's tools resolve before
+    a model is built (fitted anchors); for ``init_detector``."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'{config}: config file not found')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return fill_fitted_anchors(cfg, checkpoint, source=config)
 
 
 def setup_train_cfg(config: str, work_dir: Optional[str] = None,
@@ -73,7 +191,7 @@ def setup_test_cfg(config: str, checkpoint: str,
     """Load a config for testing ``checkpoint`` (mmdet ``tools/test.py``)."""
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'{checkpoint}: checkpoint not found')
-    cfg = _load(config, cfg_options, launcher, work_dir)
+    cfg = _load(config, cfg_options, launcher, work_dir, checkpoint)
     cfg.load_from = checkpoint
     if show or show_dir:
         from argparse import Namespace

@@ -84,6 +84,7 @@ def measure_model(config: str, iters: int, data_root: str, device: str,
 
     from droplet_mmdet import compat
     from droplet_mmdet.apis.demo import data_options
+    from droplet_mmdet.apis.runner import fill_fitted_anchors
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(data_options(data_root))
     cfg.merge_from_dict({'train_dataloader.num_workers': 0,
@@ -92,6 +93,7 @@ def measure_model(config: str, iters: int, data_root: str, device: str,
                          'val_dataloader.num_workers': 0,
                          'val_dataloader.persistent_workers': False})
     set_crop(cfg.train_dataloader.dataset.pipeline, crop)
+    fill_fitted_anchors(cfg, source=config)
     set_precision(cfg, precision)
     precision = compat.resolve_amp(cfg, cuda_available=device == 'cuda')
     init_default_scope('mmdet')

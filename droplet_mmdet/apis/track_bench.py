@@ -513,7 +513,9 @@ def detector_predict_fn(config: str, checkpoint: str, device: str = 'cpu',
 
     from .infer import resolve_score_thr
     from .predictor import mmdet_predict_fn
-    model = init_detector(config, checkpoint, device=device)
+    from .runner import load_config
+    model = init_detector(load_config(config, checkpoint), checkpoint,
+                          device=device)
     thr, source = resolve_score_thr(score_thr, checkpoint, model.cfg)
     return mmdet_predict_fn(model), thr, source
 

@@ -11,6 +11,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
 import droplet_mmdet  # noqa: F401
+from droplet_mmdet.apis import fill_fitted_anchors
 from droplet_mmdet.apis.demo import data_options
 from conftest import ROOT
 
@@ -33,7 +34,8 @@ def load_cfg(path, data_root):
     for step in cfg.train_dataloader.dataset.pipeline:
         if step['type'] == 'LoadAnnotations':
             step['poly2mask'] = True
-    return cfg
+    # as droplet_mmdet's tools do: anchors fitted to the train boxes
+    return fill_fitted_anchors(cfg, source=path)
 
 
 def train_batch(cfg, n=2):

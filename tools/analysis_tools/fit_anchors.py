@@ -14,27 +14,16 @@ the mean box size sqrt(w * h), the constant C of the NWD assigner
 ``anchor_generator`` to paste into a config.
 """
 import argparse
-import json
 
 import numpy as np
 
 
 def load_boxes(ann_file: str) -> np.ndarray:
+    from droplet_mmdet.analysis import load_coco_boxes
     try:
-        with open(ann_file) as f:
-            coco = json.load(f)
-    except (OSError, json.JSONDecodeError) as err:
-        raise SystemExit(f'{ann_file}: cannot read COCO json ({err})')
-    if 'annotations' not in coco:
-        raise SystemExit(f'{ann_file}: no "annotations" list')
-    boxes = [a['bbox'] for a in coco['annotations']
-             if not a.get('iscrowd', 0) and a['bbox'][2] > 0
-             and a['bbox'][3] > 0]
-    if not boxes:
-        raise SystemExit(f'{ann_file}: no non-empty boxes')
-    b = np.asarray(boxes, dtype=np.float64)
-    b[:, 2:] += b[:, :2]
-    return b
+        return load_coco_boxes(ann_file)
+    except ValueError as err:
+        raise SystemExit(str(err))
 
 
 def main():
