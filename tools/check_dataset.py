@@ -7,10 +7,12 @@
 Each problem is printed with the file, image or annotation it concerns.
 --repair writes a copy with only the safe fixes (paths, image and
 annotation ids, boxes and polygons clipped to the image, short polygon
-parts, missing or zero areas recomputed; see droplet_mmdet/datasets/check.py)
-and says how many of each it changed and which annotations it dropped (only
-those with nothing left inside the image or of 0 px); what it cannot fix
-(missing images, ambiguous duplicate image ids, ...) is listed and makes
+parts, missing or zero areas recomputed, exact copies of an annotation
+dropped; see droplet_mmdet/datasets/check.py) and says how many of each it
+changed and which annotations it dropped (only those with nothing left
+inside the image, of 0 px or exact copies); what it cannot fix (missing
+images, ambiguous duplicate image ids, RLE masks of another frame size,
+...) is listed and makes
 the command exit with status 1.
 """
 import argparse

@@ -29,6 +29,10 @@ Safe repairs (nothing guessed, nothing lost without a count):
   box's.
 * A missing or zero ``area`` recomputed from the segmentation (pycocotools
   area of the polygons or RLE; the box area when there is none).
+* Exact copies of an annotation (everything but the id equal: a droplet
+  labelled twice, e.g. by a double click) are dropped, the first kept
+  (``dropped_duplicate``): each copy would be a second ground-truth
+  droplet, a false negative for AP and +1 in the count.
 
 An annotation is dropped only when nothing of it is left: every part
 outside the image (``dropped_outside_image``), every part under 3 points
@@ -36,10 +40,13 @@ outside the image (``dropped_outside_image``), every part under 3 points
 ``len(before) == len(after) + sum of the dropped_* counts``, and each drop
 has a note. Not repaired (reported, left as they are): missing or unreadable
 images, image size mismatches, unknown categories or images, ambiguous
-image ids; annotations of an unknown image or an ambiguous id are not
-touched.
+image ids, RLE masks whose ``size`` is not their image's
+(``rle_size_mismatch``: decoding them gives a mask of another frame size);
+annotations of an unknown image, an ambiguous id or a mismatched RLE are
+not touched.
 """
 import copy
+import json
 import os.path as osp
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -52,7 +59,8 @@ from pycocotools import mask as mask_utils
 from droplet_mmdet.evaluation.coco_utils import ann_to_rle, normalize_file_name
 
 SAFE = ('windows_path', 'id_zero', 'duplicate_id', 'box_outside_image',
-        'polygon_outside_image', 'short_polygon', 'zero_area')
+        'polygon_outside_image', 'short_polygon', 'zero_area',
+        'duplicate_annotation')
 
 
 @dataclass
@@ -136,6 +144,22 @@ def clip_polygon(poly: Sequence[float], width: float,
     return [float(v) for v in pts.reshape(-1)]
 
 
+def _copy_key(ann: Dict[str, Any]) -> str:
+    """Everything of an annotation but its id (exact copies share it)."""
+    return json.dumps({k: v for k, v in ann.items() if k != 'id'},
+                      sort_keys=True, default=str)
+
+
+def _rle_size_mismatch(ann: Dict[str, Any], W: Any, H: Any
+                       ) -> Optional[str]:
+    seg = ann.get('segmentation')
+    if isinstance(seg, dict) and 'size' in seg and \
+            list(seg['size']) != [H, W]:
+        h, w = seg['size']
+        return f'RLE size {w}x{h} vs image {W}x{H}'
+    return None
+
+
 def check_coco(data: Dict[str, Any], img_dir: Optional[str] = None,
                ann_file: str = '<coco>') -> List[Problem]:
     """Every problem of a COCO dict (images are read when ``img_dir`` is
@@ -147,7 +171,11 @@ def check_coco(data: Dict[str, Any], img_dir: Optional[str] = None,
         if key not in data:
             out.append(Problem('missing_list', ann_file,
                                f'no "{key}" list'))
-    for i, (n, distinct, used) in _shared_ids(data).items():
+    shared = _shared_ids(data)
+    # ids of several distinct images: which size an annotation's is, is
+    # not known
+    unsure = {i for i, (_, distinct, _) in shared.items() if distinct > 1}
+    for i, (n, distinct, used) in shared.items():
         if distinct > 1 and used:
             out.append(Problem(
                 'ambiguous_image_id', f'{ann_file} image {i}',
@@ -189,9 +217,18 @@ def check_coco(data: Dict[str, Any], img_dir: Optional[str] = None,
                     'size_mismatch', where,
                     f'file is {size[1]}x{size[0]}, json says '
                     f'{im.get("width")}x{im.get("height")}'))
+    first: Dict[str, Any] = {}
     for ann in data.get('annotations', []):
         where = f'{ann_file} annotation {ann.get("id")} (image ' \
             f'{ann.get("image_id")})'
+        key = _copy_key(ann)
+        if key in first:
+            out.append(Problem(
+                'duplicate_annotation', where,
+                f'an exact copy of annotation {first[key]} (same image, '
+                'category, mask and box)'))
+        else:
+            first[key] = ann.get('id')
         if ann.get('category_id') not in cats:
             out.append(Problem('unknown_category', where,
                                f'category_id {ann.get("category_id")}'))
@@ -201,6 +238,10 @@ def check_coco(data: Dict[str, Any], img_dir: Optional[str] = None,
                                f'image_id {ann.get("image_id")}'))
             continue
         W, H = im.get('width', 0), im.get('height', 0)
+        mismatch = ann.get('image_id') not in unsure and \
+            _rle_size_mismatch(ann, W, H)
+        if mismatch:
+            out.append(Problem('rle_size_mismatch', where, mismatch))
         polys = _polygons(ann.get('segmentation'))
         if polys is not None:
             short = [p for p in polys if len(p) < 6]
@@ -359,11 +400,24 @@ def repair_coco(data: Dict[str, Any]
     sizes = {im['id']: (im.get('width'), im.get('height'))
              for im in fixed['images'] if im['id'] not in ambiguous}
     kept = []
+    first: Dict[str, Any] = {}
     for ann in fixed['annotations']:
+        where = f'annotation {ann.get("id")} (image ' \
+            f'{ann.get("image_id")}, bbox {ann.get("bbox")})'
+        # (under an ambiguous image id two copies may be on two images)
+        key = None if ann.get('image_id') in ambiguous else _copy_key(ann)
+        if key is not None and key in first:
+            changes['dropped_duplicate'] += 1
+            notes.append(f'{where}: dropped_duplicate (an exact copy of '
+                         f'annotation {first[key]})')
+            continue
+        first[key] = ann.get('id')
         W, H = sizes.get(ann.get('image_id'), (None, None))
-        if W and H:
-            where = f'annotation {ann.get("id")} (image ' \
-                f'{ann["image_id"]}, bbox {ann.get("bbox")})'
+        mismatch = W and H and _rle_size_mismatch(ann, W, H)
+        if mismatch:
+            notes.append(f'{where}: rle_size_mismatch ({mismatch}), left '
+                         'as it is')
+        elif W and H:
             dropped = _repair_annotation(ann, W, H, changes)
             if dropped:
                 changes[dropped] += 1

@@ -80,6 +80,41 @@ def test_repair_fixes_only_safe_and_counts(tmp_path):
     assert data['images'][0]['file_name'] == '.\\a.png'  # input untouched
 
 
+def test_exact_copies_dropped_and_mismatched_rle_left_alone():
+    """A droplet labelled twice (everything but the id equal) is one
+    droplet: reported, and the repair keeps the first. An RLE whose size
+    is not its image's is reported and left as it is."""
+    sq = [10, 10, 20, 10, 20, 20, 10, 20]
+    rle = mask_utils.encode(np.asfortranarray(np.ones((30, 40), np.uint8)))
+    rle['counts'] = rle['counts'].decode()
+
+    def ann(i, **kw):
+        return dict(dict(id=i, image_id=1, category_id=1, segmentation=[sq],
+                         area=100.0, bbox=[10, 10, 10, 10], iscrowd=0), **kw)
+
+    data = dict(
+        images=[dict(id=1, file_name='a.png', height=50, width=60)],
+        categories=[dict(id=1, name='droplet')],
+        annotations=[ann(1), ann(2), ann(3, bbox=[10, 10, 10, 11]), ann(4),
+                     ann(5, segmentation=rle, bbox=[0, 0, 40, 30],
+                         area=1200.0)])
+    problems = check_coco(data, ann_file='x.json')
+    assert sorted((p.kind, p.where) for p in problems) == [
+        ('duplicate_annotation', 'x.json annotation 2 (image 1)'),
+        ('duplicate_annotation', 'x.json annotation 4 (image 1)'),
+        ('rle_size_mismatch', 'x.json annotation 5 (image 1)')]
+    assert 'RLE size 40x30 vs image 60x50' in str(problems[-1])
+    fixed, changes, notes = repair_coco(data)
+    assert changes == dict(dropped_duplicate=2)  # ids 1, 3, 5 stay
+    assert len(fixed['annotations']) == 3  # 5 - 2 dropped
+    assert fixed['annotations'][1]['bbox'] == [10, 10, 10, 11]  # not a copy
+    assert fixed['annotations'][2]['segmentation'] == rle  # untouched
+    assert sum('dropped_duplicate (an exact copy of annotation 1)' in n
+               for n in notes) == 2
+    assert any('rle_size_mismatch' in n for n in notes)
+    assert [p.kind for p in check_coco(fixed)] == ['rle_size_mismatch']
+
+
 def test_check_tool_strict_and_repair(tmp_path):
     ann = tmp_path / 'ann.json'
     ann.write_text(json.dumps(_messy(tmp_path)))
