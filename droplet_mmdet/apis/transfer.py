@@ -31,6 +31,7 @@ import json
 import os
 import os.path as osp
 import re
+import shutil
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 ROW_RE = re.compile(
@@ -115,6 +116,28 @@ def rename_category(ann_file: str, name: str, out_file: str) -> None:
         json.dump(data, f)
 
 
+def _made_before(out_dir: str, ann: str, settings: Dict[str, Any],
+                 log=print) -> bool:
+    """Whether ``out_dir`` holds ``ann`` made with ``settings`` (recorded in
+    ``made_with.json``); a folder made otherwise is removed."""
+    stamp = osp.join(out_dir, 'made_with.json')
+    want = json.loads(json.dumps(settings))
+    if osp.isfile(ann) and osp.isfile(stamp):
+        with open(stamp) as f:
+            if json.load(f) == want:
+                return True
+    if osp.isdir(out_dir):
+        log(f'{out_dir} was made with other settings (or before they were '
+            'recorded): making it again')
+        shutil.rmtree(out_dir)
+    return False
+
+
+def _record(out_dir: str, settings: Dict[str, Any]) -> None:
+    with open(osp.join(out_dir, 'made_with.json'), 'w') as f:
+        json.dump(settings, f, indent=1)
+
+
 def make_synthetic(out_dir: str, frames: int, size: int, seed: int,
                    classes: Sequence[str], log=print,
                    overrides: Optional[Dict[str, Any]] = None) -> str:
@@ -122,7 +145,9 @@ def make_synthetic(out_dir: str, frames: int, size: int, seed: int,
     default ``FrameSpec``; returns their COCO file."""
     from droplet_mmdet.datasets.synthetic import FrameSpec, generate_dataset
     ann = osp.join(out_dir, 'train_renamed.json')
-    if osp.isfile(ann):
+    settings = dict(frames=frames, size=size, seed=seed,
+                    classes=list(classes), overrides=overrides or {})
+    if _made_before(out_dir, ann, settings, log):
         return ann
     log(f'rendering {frames} synthetic v2 frames ({size} px) -> {out_dir}'
         + (f' with {overrides}' if overrides else ''))
@@ -130,6 +155,7 @@ def make_synthetic(out_dir: str, frames: int, size: int, seed: int,
                      FrameSpec(height=size, width=size, **(overrides or {})),
                      dict(train=frames), seed=seed, progress=False)
     rename_category(osp.join(out_dir, 'train.json'), classes[0], ann)
+    _record(out_dir, settings)
     return ann
 
 
@@ -140,7 +166,9 @@ def make_cut_paste(out_dir: str, src_ann: str, img_root: str, k: int,
     once); returns their COCO file."""
     from droplet_mmdet.datasets.synthetic.cutpaste_io import cut_paste_dataset
     ann = osp.join(out_dir, 'train_renamed.json')
-    if osp.isfile(ann):
+    settings = dict(source=osp.abspath(src_ann), k=k, frames=frames,
+                    seed=seed, classes=list(classes))
+    if _made_before(out_dir, ann, settings, log):
         return ann
     log(f'composing {frames} cut-and-paste frames from {k} real frames '
         f'-> {out_dir}')
@@ -148,6 +176,7 @@ def make_cut_paste(out_dir: str, src_ann: str, img_root: str, k: int,
                       num_source_frames=k, seed=seed, gallery=8,
                       progress=False)
     rename_category(osp.join(out_dir, 'train.json'), classes[0], ann)
+    _record(out_dir, settings)
     return ann
 
 

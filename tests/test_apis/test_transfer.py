@@ -196,3 +196,24 @@ def test_row_data_of_earlier_invocations_is_kept(tmp_path):
                                      dict(row='cp5', n=4)])
     assert got == [dict(row='syn', n=1), dict(row='real2', n=3),
                    dict(row='cp5', n=4)]
+
+
+def test_generated_frames_are_remade_when_their_settings_change(tmp_path):
+    """Rendered frames are reused only for the settings they were made
+    with: a changed fit (overrides) renders them again, never trains on
+    stale frames under new facts."""
+    from droplet_mmdet.apis.transfer import make_synthetic
+    out, said = str(tmp_path / 'syn'), []
+    ann = make_synthetic(out, 2, 96, 0, ['bubble'], said.append,
+                         dict(max_ellipticity=0.1))
+    made = osp.getmtime(ann)
+    assert make_synthetic(out, 2, 96, 0, ['bubble'], said.append,
+                          dict(max_ellipticity=0.1)) == ann
+    assert osp.getmtime(ann) == made and len(said) == 1  # reused
+    make_synthetic(out, 2, 96, 0, ['bubble'], said.append,
+                   dict(max_ellipticity=0.5))
+    assert any('made with other settings' in s for s in said)
+    with open(osp.join(out, 'made_with.json')) as f:
+        assert json.load(f)['overrides'] == dict(max_ellipticity=0.5)
+    with open(ann) as f:
+        assert json.load(f)['categories'][0]['name'] == 'bubble'

@@ -63,3 +63,44 @@ def test_no_labelled_droplet_is_an_error_naming_the_file(tmp_path):
     path = _write(tmp_path, [[], []])
     with pytest.raises(ValueError, match=f'{path}: no labelled droplet'):
         size_overrides(path)
+
+
+def _ellipse(cx, cy, a, b, theta, n=64):
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    x = cx + a * np.cos(t) * np.cos(theta) - b * np.sin(t) * np.sin(theta)
+    y = cy + a * np.cos(t) * np.sin(theta) + b * np.sin(t) * np.cos(theta)
+    return np.stack([x, y], 1).reshape(-1).tolist()
+
+
+def test_ellipticity_from_masks(tmp_path):
+    """Polygon labels of ellipses with b / a = 0.5 at any angle read
+    ellipticity 0.5 (second moments), the same from their RLE; the fit
+    sets max_ellipticity so that 90 % of uniform draws fall below it, and
+    leaves it out for labels too small to show their shape."""
+    from pycocotools import mask as mask_utils
+
+    from droplet_mmdet.datasets.synthetic.fit import mask_ellipticity
+    rng = np.random.default_rng(0)
+    anns = []
+    for i in range(30):
+        poly = _ellipse(rng.uniform(40, 160), rng.uniform(40, 160), 20, 10,
+                        rng.uniform(0, np.pi))
+        anns.append(dict(id=i + 1, image_id=1, category_id=1, iscrowd=0,
+                         segmentation=[poly], area=math.pi * 200,
+                         bbox=[0, 0, 40, 40]))
+    for a in anns[:3]:
+        assert mask_ellipticity(a, 200, 200) == pytest.approx(0.5, abs=0.01)
+        rle = mask_utils.frPyObjects(a['segmentation'], 200, 200)[0]
+        assert mask_ellipticity(dict(segmentation=rle), 200, 200) == \
+            pytest.approx(0.5, abs=0.03)
+    coco = dict(images=[dict(id=1, file_name='1.png', width=200,
+                             height=200)],
+                annotations=anns, categories=[dict(id=1, name='d')])
+    path = tmp_path / 'ell.json'
+    path.write_text(json.dumps(coco))
+    assert size_overrides(str(path))['max_ellipticity'] == pytest.approx(
+        0.5 / 0.9, abs=0.01)
+    for a in anns:  # 8 px across: too small to measure a shape
+        a['area'] = math.pi * 16
+    path.write_text(json.dumps(coco))
+    assert 'max_ellipticity' not in size_overrides(str(path))
