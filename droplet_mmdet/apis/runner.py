@@ -6,7 +6,7 @@ plus droplet_mmdet's compat fixes: AMP falls back to fp32 on a CPU, and a
 distributed run without CUDA uses gloo.
 """
 import os.path as osp
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
@@ -79,58 +79,67 @@ def train_annotations(cfg: Config) -> Tuple[str, float]:
     return path, scale
 
 
-def _anchors_in_checkpoint(checkpoint: str) -> Optional[dict]:
-    """``scales`` / ``ratios`` of the fitted anchors in the config that
-    mmengine saved with a checkpoint, if any."""
+def _anchors_in_checkpoint(checkpoint: str) -> List[dict]:
+    """``scales`` / ``ratios`` of each fitted anchor generator (in config
+    order) of the config that mmengine saved with a checkpoint."""
     import torch
     meta = torch.load(checkpoint, map_location='cpu',
                       weights_only=False).get('meta') or {}
-    text = meta.get('cfg')
+    text = meta.get('cfg') if isinstance(meta, dict) else None
     if not text:
-        return None
+        return []
     saved = Config.fromstring(text, file_format='.py')
-    for g in _fitted_generators(saved.model):
-        if g.get('scales') and g.get('ratios'):
-            return dict(scales=list(g.scales), ratios=list(g.ratios))
-    return None
+    return [dict(scales=list(g.scales), ratios=list(g.ratios))
+            for g in _fitted_generators(saved.get('model', {}))
+            if g.get('scales') and g.get('ratios')]
 
 
 def fill_fitted_anchors(cfg: Config, checkpoint: Optional[str] = None,
                         source: str = 'config') -> Config:
-    """Fit every ``FittedAnchorGenerator`` of ``cfg.model`` that has no
-    ``scales`` / ``ratios`` yet to the training annotations of ``cfg``
-    and write them into the config (in place; the work dir's config copy
-    and the checkpoints then hold them). When the training annotations are
-    not at hand, the anchors come from the config saved in ``checkpoint``.
+    """Give every ``FittedAnchorGenerator`` of ``cfg.model`` that has no
+    ``scales`` / ``ratios`` yet its anchors, written into the config (in
+    place; the work dir's config copy and the checkpoints then hold them).
+
+    For a trained model (``checkpoint``) they are the anchors it was
+    trained with, from the config mmengine saved in the checkpoint; else
+    (training, or a checkpoint without them) they are fitted to the
+    training annotations of ``cfg``.
     """
     from droplet_mmdet.models.task_modules.fitted_anchors import fit_file
-    for g in _fitted_generators(cfg.get('model', {})):
-        if g.get('scales') and g.get('ratios'):
-            continue
+    todo = [g for g in _fitted_generators(cfg.get('model', {}))
+            if not (g.get('scales') and g.get('ratios'))]
+    saved = _anchors_in_checkpoint(checkpoint) if todo and checkpoint \
+        else []
+    if saved and len(saved) != len(todo):
+        raise ValueError(
+            f'{source}: {len(todo)} fitted anchor generator(s) to fill, '
+            f'but {checkpoint} was trained with {len(saved)}')
+    for k, g in enumerate(todo):
         ann, scale = (g.get('ann_file'), g.get('box_scale'))
-        if not ann or scale is None:
-            train_ann, train_scale = train_annotations(cfg)
-            ann = ann or train_ann
-            scale = train_scale if scale is None else scale
-        strides = [s if isinstance(s, int) else s[0] for s in g.strides]
-        if osp.isfile(ann) or checkpoint is None:
+        if saved:
+            fitted = saved[k]
+            how = f'as trained, from the config saved in {checkpoint}'
+        else:
+            if not ann or scale is None:
+                train_ann, train_scale = train_annotations(cfg)
+                ann = ann or train_ann
+                scale = train_scale if scale is None else scale
+            strides = [s if isinstance(s, int) else s[0]
+                       for s in g.strides]
+            if checkpoint and not osp.isfile(ann):
+                raise FileNotFoundError(
+                    f'{source}: FittedAnchorGenerator: {checkpoint} holds '
+                    f'no fitted anchors and the training annotations {ann} '
+                    'are not here to fit them; give '
+                    'model...anchor_generator.scales and ratios')
             fitted, cov, n = fit_file(ann, strides, g.get('iou', 0.5),
                                       g.get('num_scales', 1), scale)
             how = (f'fitted to {n} boxes of {ann}'
                    + (f' x{scale:g}' if scale != 1 else '')
                    + f' (IoU>=0.3/0.5/0.7 matched {cov["match@0.3"]:.3f}/'
                    f'{cov["match@0.5"]:.3f}/{cov["match@0.7"]:.3f})')
-        else:
-            fitted = _anchors_in_checkpoint(checkpoint)
-            if fitted is None:
-                raise FileNotFoundError(
-                    f'{source}: FittedAnchorGenerator: the training '
-                    f'annotations {ann} are not here and {checkpoint} holds '
-                    'no fitted anchors; give '
-                    'model...anchor_generator.scales and ratios')
-            how = f'as fitted for {checkpoint} (its saved config)'
+            g.ann_file, g.box_scale = ann, scale
         g.scales, g.ratios = list(fitted['scales']), list(fitted['ratios'])
-        g.ann_file, g.box_scale = ann, scale
         print_log(f'{source}: anchors scales={g.scales} ratios={g.ratios}, '
                   + how, logger='current')
     return cfg

@@ -91,20 +91,31 @@ def test_built_model_uses_the_fitted_anchors(tmp_path):
                        cfg.model.rpn_head.anchor_generator.ratios)
 
 
-def test_no_annotations_takes_the_checkpoints_anchors(tmp_path):
-    """At test time on another machine: the training json is gone, the
-    checkpoint's saved config (mmengine stores it) holds the fitted
-    anchors; with neither, the error names the missing file."""
+def test_trained_model_keeps_the_anchors_it_was_trained_with(tmp_path):
+    """At test time the anchors come from the config mmengine saved in the
+    checkpoint, even when the training json has changed since or is gone;
+    a checkpoint without them is fitted to the json, and with neither the
+    error names the missing file."""
     ann = _coco(str(tmp_path / 'train.json'), 12.0)
     trained = fill_fitted_anchors(_cfg(ann))
+    want = trained.model.rpn_head.anchor_generator
     ckpt = str(tmp_path / 'iter_1.pth')
     torch.save(dict(state_dict={}, meta=dict(cfg=trained.pretty_text)), ckpt)
-    gone = _cfg(str(tmp_path / 'elsewhere' / 'train.json'))
-    cfg = fill_fitted_anchors(gone, checkpoint=ckpt)
-    g = cfg.model.rpn_head.anchor_generator
-    assert (g.scales, g.ratios) == (
-        trained.model.rpn_head.anchor_generator.scales,
-        trained.model.rpn_head.anchor_generator.ratios)
+    _coco(ann, 40.0)  # relabelled since: a fit now gives other anchors
+    refit = fill_fitted_anchors(_cfg(ann)).model.rpn_head.anchor_generator
+    assert refit.scales != want.scales
+    for path in (ann, str(tmp_path / 'elsewhere' / 'train.json')):
+        g = fill_fitted_anchors(_cfg(path), checkpoint=ckpt
+                                ).model.rpn_head.anchor_generator
+        assert (g.scales, g.ratios) == (want.scales, want.ratios)
+    bare = str(tmp_path / 'bare.pth')
+    torch.save(dict(state_dict={}, meta=dict()), bare)
+    g = fill_fitted_anchors(_cfg(ann), checkpoint=bare
+                            ).model.rpn_head.anchor_generator
+    assert g.scales == refit.scales
+    with pytest.raises(FileNotFoundError, match='elsewhere/train.json'):
+        fill_fitted_anchors(_cfg(str(tmp_path / 'elsewhere' / 'train.json')),
+                            checkpoint=bare)
     with pytest.raises(FileNotFoundError, match='elsewhere/train.json'):
         fill_fitted_anchors(_cfg(str(tmp_path / 'elsewhere' / 'train.json')))
 

@@ -16,11 +16,11 @@ whatever droplets it is trained on::
 in ``droplet_mmdet.apis.runner``), and ``box_scale`` from a ``Resize`` with
 ``scale_factor`` in the train pipeline. Tools that do not know this
 (mmdet's own ``tools/test.py``, a bare ``init_detector``) stop with an
-error rather than build other anchors. The fit is deterministic: the same
-file gives the same anchors at training and at test time; where the
-training annotations are not at hand (a model copied to another machine),
-give ``scales`` and ``ratios`` (the training log prints them) and nothing
-is fitted.
+error rather than build other anchors. The tools write the anchors into
+the config, so the work dir's config copy and every checkpoint hold them;
+testing a checkpoint takes the anchors it was trained with from the config
+mmengine saved in it. Given ``scales`` and ``ratios``, nothing is
+fitted.
 """
 import os
 import os.path as osp
