@@ -122,14 +122,23 @@ def summarize_runs(runs: List[Dict]) -> List[Dict]:
 
 
 def markdown_table(rows: List[Dict]) -> str:
-    head = '| config | ' + ' | '.join(n for _, n in KEYS) + ' |'
-    sep = '|---' * (len(KEYS) + 1) + '|'
+    """Mean ± half the seed spread; a row of one seed shows its value
+    alone (no spread was measured)."""
+    head = '| config | seeds | ' + ' | '.join(n for _, n in KEYS) + ' |'
+    sep = '|---' * (len(KEYS) + 2) + '|'
     lines = [head, sep]
     for r in rows:
-        cells = [f'{r[k]:.3f} ± {r[k + "_spread"] / 2:.3f}'
-                 if k.startswith(('segm', 'R50', 'AP')) else
-                 f'{r[k]:.1f} ± {r[k + "_spread"] / 2:.1f}' for k, _ in KEYS]
-        lines.append(f'| {r["config"]} | ' + ' | '.join(cells) + ' |')
+        several = len(r.get('seeds', ())) > 1
+        cells = []
+        for k, _ in KEYS:
+            nd = 3 if k.startswith(('segm', 'R50', 'AP')) else 1
+            cell = f'{r[k]:.{nd}f}'
+            if several:
+                cell += f' ± {r[k + "_spread"] / 2:.{nd}f}'
+            cells.append(cell)
+        seeds = ', '.join(str(s) for s in r.get('seeds', ()))
+        lines.append(f'| {r["config"]} | {seeds} | ' + ' | '.join(cells)
+                     + ' |')
     return '\n'.join(lines)
 
 

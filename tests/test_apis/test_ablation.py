@@ -24,8 +24,8 @@ def test_summary_mean_and_spread():
     assert rows[0]['segm_mAP_spread'] == pytest.approx(0.2)
     assert rows[0]['count_mre'] == pytest.approx(2.5)
     table = markdown_table(rows)
-    assert '| a | 0.600 ± 0.100 |' in table
-    assert '| b | 0.200 ± 0.000 |' in table
+    assert '| a | 0, 1 | 0.600 ± 0.100 |' in table
+    assert '| b | 0 | 0.200 | 0.300 |' in table  # one seed: no spread
 
 
 def _write(path, runs, iters=200, env=None):
