@@ -97,6 +97,26 @@ def calibrate_count_threshold(gt_counts: Sequence[int],
     return thr, count_errors(gt, counts[k])
 
 
+def count_report(names: Sequence[str], gt_counts: Sequence[int],
+                 image_scores: Sequence[np.ndarray], thr: float,
+                 worst: int = 10) -> List[str]:
+    """One line per image, ``name: true -> counted (error %)`` with
+    ``counted`` = scores >= ``thr``, largest relative error first (images
+    without droplets by their absolute error, after those with), at most
+    ``worst`` lines plus one saying how many are left out."""
+    rows = []
+    for name, g, s in zip(names, gt_counts, image_scores):
+        n = int((np.asarray(s) >= thr).sum())
+        rel = (n - g) / g * 100 if g else float('nan')
+        rows.append((abs(rel) if g else -1.0, abs(n - g), name, g, n, rel))
+    rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
+    lines = [f'{name}: {g} -> {n}' + (f' ({rel:+.1f} %)' if g else '')
+             for _, _, name, g, n, rel in rows[:worst]]
+    if len(rows) > worst:
+        lines.append(f'... and {len(rows) - worst} more image(s)')
+    return lines
+
+
 def diameter_stats(gt_areas: Sequence[float], pred_areas: Sequence[float],
                    pair_gt_areas: Sequence[float],
                    pair_pred_areas: Sequence[float]) -> Dict[str, float]:

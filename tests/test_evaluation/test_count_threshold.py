@@ -8,7 +8,8 @@ from mmengine.config import Config
 
 from droplet_mmdet.apis.infer import resolve_score_thr
 from droplet_mmdet.engine import CountThresholdHook, load_count_threshold
-from droplet_mmdet.evaluation import calibrate_count_threshold, count_errors
+from droplet_mmdet.evaluation import (calibrate_count_threshold, count_errors,
+                                      count_report)
 
 
 def test_threshold_minimises_count_error_on_hand_made_scores():
@@ -71,3 +72,18 @@ def test_resolve_without_file_uses_config_then_default(tmp_path):
     cfg = Config(dict(count_score_thr=0.42))
     assert resolve_score_thr(None, ckpt, cfg)[0] == 0.42
     assert resolve_score_thr(None, ckpt, Config({}))[0] == 0.5
+
+
+def test_count_report_lists_the_worst_frames_first():
+    """Per frame true -> counted at the threshold, the largest relative
+    error first (the frame that carries a mean count error), frames
+    without droplets last, and a line for what is left out."""
+    scores = [np.array([0.9, 0.8, 0.2]), np.array([0.9] * 7),
+              np.array([0.9, 0.6]), np.array([0.7])]
+    lines = count_report(['a.png', 'b.png', 'c.png', 'empty.png'],
+                         [4, 5, 2, 0], scores, 0.5, worst=3)
+    # a: 2 of 4 (-50 %), b: 7 of 5 (+40 %), c: 2 of 2, empty: 1 of 0
+    assert lines == ['a.png: 4 -> 2 (-50.0 %)', 'b.png: 5 -> 7 (+40.0 %)',
+                     'c.png: 2 -> 2 (+0.0 %)', '... and 1 more image(s)']
+    assert count_report(['empty.png'], [0], [np.array([0.7])], 0.5) == [
+        'empty.png: 0 -> 1']

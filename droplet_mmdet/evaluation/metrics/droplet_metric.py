@@ -24,6 +24,7 @@ anywhere, and ``file_name`` is not used for matching.
 """
 import contextlib
 import io
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -39,7 +40,7 @@ from pycocotools.cocoeval import COCOeval
 
 from ..coco_utils import ann_to_rle, clean_coco, load_json
 from ..droplet_stats import (calibrate_count_threshold, count_errors,
-                             diameter_stats, match_masks)
+                             count_report, diameter_stats, match_masks)
 
 INF = float('inf')
 DEFAULT_BINS = ((0, 18), (18, 22), (22, 26), (26, 32), (32, INF))
@@ -240,6 +241,13 @@ class DropletMetric(BaseMetric):
             gt_counts, [r['scores'] for r in results])
         out['count_thr'] = thr
         out.update({f'{k}_cal': v for k, v in cal.items()})
+        names = [osp.basename(coco_gt.imgs[self._img_map[r['img_id']]].get(
+            'file_name', str(r['img_id']))) for r in results]
+        MMLogger.get_current_instance().info(
+            f'count per image at the calibrated threshold {thr:.3f} '
+            '(true -> counted, largest error first): ' + '; '.join(
+                count_report(names, gt_counts,
+                             [r['scores'] for r in results], thr)))
         if gt_areas or pred_areas:
             out.update(diameter_stats(gt_areas, pred_areas, pair_gt,
                                       pair_pred))
