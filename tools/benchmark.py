@@ -20,7 +20,8 @@ Writes benchmarks/ablation_<data>_<iters>it.json (every run, with its
 learning curve), .md (final figures, mean ± half the seed spread) and
 .png (mask AP against iterations and against training time), updated
 after each run. ``--resume`` keeps the finished runs and continues an
-interrupted run from its last checkpoint.
+interrupted run from its last checkpoint; ``--status`` lists which runs
+are done, partial or pending and the CPU time left, training nothing.
 """
 import argparse
 import os
@@ -61,6 +62,10 @@ def main():
                    help='default: benchmarks/ablation_<data>_<iters>it.json')
     p.add_argument('--resume', action='store_true',
                    help='keep the runs already recorded in --out')
+    p.add_argument('--status', action='store_true',
+                   help='train nothing: list which runs are done, partial '
+                   '(and the iteration they resume from) or pending, and '
+                   'the CPU time left')
     p.add_argument('--eval-only', action='store_true',
                    help='train nothing: re-evaluate the iter_<iters>.pth '
                    'checkpoints of an earlier run in --work-root')
@@ -80,6 +85,22 @@ def main():
                 row_techniques(row, args.recipe)
             except ValueError as err:
                 p.error(str(err))
+    if args.status:
+        from droplet_mmdet.apis.ablation import ablation_status
+        status = ablation_status(rows, args.seeds, work_root, out,
+                                 args.iters)
+        for s in status[:-1]:
+            what = (f'mask AP {s["mask_ap"]:.3f} in {s["seconds"] / 60:.0f}'
+                    ' min' if s['state'] == 'done' else
+                    f'resumes at iteration {s["resumes_at"]}'
+                    if s['state'] == 'partial' else '')
+            print(f'{s["row"]:>28s} seed {s["seed"]}  {s["state"]:8s} '
+                  f'{what}')
+        est = status[-1]
+        print(f'{est["runs_left"]} run(s) left'
+              + (f', ~{est["hours_left"]} h at the finished runs\' mean'
+                 if est['hours_left'] is not None else ''))
+        return
     env = dict(ABLATION_DATA=args.data)
     options = {}
     if args.data == 'synthetic':

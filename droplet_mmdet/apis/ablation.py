@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
@@ -261,6 +262,48 @@ def same_setup(prev: Dict, setup: Dict) -> bool:
     environment), paths compared after resolving them."""
     return all(_norm_paths(prev.get(k)) == _norm_paths(v)
                for k, v in setup.items())
+
+
+def ablation_status(rows: Sequence[str], seeds: Sequence[int],
+                    work_root: str, out: str, iters: int) -> List[Dict]:
+    """Where a long (multi-session) ablation stands, without training:
+    per run, in the order :func:`run_ablation` trains them, ``done`` (in
+    ``out``, with its final mask AP and seconds), ``partial`` (a
+    checkpoint in its work dir: the iteration it resumes from) or
+    ``pending``; the last entry estimates the CPU time left from the
+    finished runs' mean."""
+    from .ablation_rows import run_dir_name
+    done = {}
+    if osp.isfile(out):
+        with open(out) as f:
+            prev = json.load(f)
+        if prev.get('iters') == iters:
+            done = {(r['config'], r['seed']): r for r in prev['runs']}
+    status, left = [], 0.0
+    for seed in seeds:
+        for row in rows:
+            r = done.get((row, seed))
+            if r is not None:
+                status.append(dict(row=row, seed=seed, state='done',
+                                   mask_ap=r['metrics'].get('segm_mAP'),
+                                   seconds=r.get('seconds')))
+                continue
+            run_dir = osp.join(work_root, f'{run_dir_name(row)}_s{seed}')
+            last = osp.join(run_dir, 'last_checkpoint')
+            at = 0
+            if osp.isfile(last):
+                with open(last) as f:
+                    m = re.search(r'iter_(\d+)\.pth', f.read())
+                at = int(m.group(1)) if m else 0
+            status.append(dict(row=row, seed=seed,
+                               state='partial' if at else 'pending',
+                               resumes_at=at))
+            left += 1 - at / iters
+    secs = [s['seconds'] for s in status if s['state'] == 'done'
+            and s.get('seconds')]
+    status.append(dict(runs_left=round(left, 2), hours_left=round(
+        left * float(np.mean(secs)) / 3600, 1) if secs else None))
+    return status
 
 
 def run_ablation(configs: Sequence[str], seeds: Sequence[int],

@@ -218,3 +218,27 @@ def test_composed_config_file_holds_the_schedule_it_runs(tmp_path):
     assert cfg.model.rpn_head.anchor_generator.scales == [3.0]
     assert cfg.model.rpn_head.loss_cls.type == 'CrossEntropyLoss'
     assert cfg.val_evaluator.diameter_bins[-1][1] == float('inf')
+
+
+def test_status_of_a_long_ablation(tmp_path):
+    """Done runs come from the results file, a run with a checkpoint
+    resumes from it, the rest are pending; the time left counts the
+    partial run's remaining share at the finished runs' mean."""
+    from droplet_mmdet.apis.ablation import ablation_status
+    out = tmp_path / 'ablation.json'
+    out.write_text(json.dumps(dict(iters=1000, runs=[
+        dict(config='stock', seed=0, seconds=3600.0,
+             metrics=dict(segm_mAP=0.6))])))
+    part = tmp_path / 'plus_focal_s0'
+    part.mkdir()
+    (part / 'last_checkpoint').write_text(str(part / 'iter_400.pth'))
+    st = ablation_status(['stock', '+focal', 'recipe-focal'], [0],
+                         str(tmp_path), str(out), 1000)
+    assert [(s['row'], s['state']) for s in st[:-1]] == [
+        ('stock', 'done'), ('+focal', 'partial'), ('recipe-focal',
+                                                   'pending')]
+    assert st[0]['mask_ap'] == 0.6 and st[1]['resumes_at'] == 400
+    assert st[-1] == dict(runs_left=1.6, hours_left=1.6)
+    # another schedule's results do not count as done
+    st = ablation_status(['stock'], [0], str(tmp_path), str(out), 200)
+    assert st[0]['state'] == 'pending'
