@@ -119,8 +119,8 @@ def main():
         env=env, resume=args.resume, eval_only=args.eval_only,
         val_interval=args.val_interval, recipe=args.recipe,
         base_config=osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py'),
-        title=f'{args.data}: slim Mask R-CNN, {args.iters} iterations, '
-        f'seeds {args.seeds}')
+        # the legend gives each row's seeds (runs of earlier calls included)
+        title=f'{args.data}: slim Mask R-CNN, {args.iters} iterations')
     print(markdown_table(summary))
 
 

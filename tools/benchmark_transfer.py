@@ -93,7 +93,7 @@ def main():
         paths, args.seeds, {}, args.iters, work_root, out, ROOT, env=env,
         resume=args.resume, val_interval=args.val_interval,
         extra=dict(row_data=merged_row_data(out, facts)), title=f'{args.data} transfer: slim Mask R-CNN + fitted anchors, '
-        f'{args.iters} iterations, seeds {args.seeds}')
+        f'{args.iters} iterations')
     print(markdown_table(summary))
 
 

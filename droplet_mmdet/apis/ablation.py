@@ -165,7 +165,7 @@ def plot_curves(runs: List[Dict], out_png: str, title: str = '') -> None:
                                if c['iter'] == it) for it in its]
                          for r in rs]).mean(0) / 60
         style = dict(color=f'C{k % 10}', ls='-' if k < 10 else '--',
-                     label=f'{row} ({len(rs)} seeds)')
+                     label=f'{row} ({len(rs)} seed{"s" if len(rs) > 1 else ""})')
         for ax, x in zip(axes, (its, secs)):
             ax.plot(x, ap.mean(0), marker='o', ms=3, **style)
             ax.fill_between(x, ap.min(0), ap.max(0), color=style['color'],
