@@ -164,8 +164,9 @@ def plot_curves(runs: List[Dict], out_png: str, title: str = '') -> None:
         secs = np.array([[next(c['train_s'] for c in r['curve']
                                if c['iter'] == it) for it in its]
                          for r in rs]).mean(0) / 60
+        n = f'{len(rs)} seed' + ('s' if len(rs) > 1 else '')
         style = dict(color=f'C{k % 10}', ls='-' if k < 10 else '--',
-                     label=f'{row} ({len(rs)} seed{"s" if len(rs) > 1 else ""})')
+                     label=f'{row} ({n})')
         for ax, x in zip(axes, (its, secs)):
             ax.plot(x, ap.mean(0), marker='o', ms=3, **style)
             ax.fill_between(x, ap.min(0), ap.max(0), color=style['color'],
