@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Ablation and transfer rows on a lent GPU, in one bounded call: the CPU
+# takes 35-65 min per 1000-iteration slim run, a GPU a few minutes, so a
+# lent GPU is the fastest way through the rows left
+# (python tools/benchmark.py --data DATA --iters 1000 --status).
+#
+#   DEADLINE=540 PAR=3 bash tools/gpu_ablation.sh A:bubbles:+focal:0 T:bubbles:synfit:0 ...
+#
+# A:<data>:<row>:<seed> is a tools/benchmark.py row, T:... a
+# tools/benchmark_transfer.py row; same schedule as the CPU tables
+# (ITERS=1000, validation every VAL=200). PAR runs share the GPU at a
+# time; each writes its own results file $OUT/<spec>.json (a run cut by
+# the deadline writes nothing). Merge them back here with
+#   python tools/merge_benchmark_runs.py benchmarks/ablation_<data>_1000it_gpu.json OUT/A_<data>_*.json
+# (kept apart from the CPU tables: another device, fp32 on both).
+# The environment comes from tools/gpu_env.sh (carried wheels, cached or
+# built mmcv); the data from BUBBLES_ROOT (default .gpu/bubbles/) and
+# ZEROG_ROOT (default .gpu/zerog_bubbles/: images/ and labels/, converted
+# on first use). DRY=1: a CPU dry run with the repository's .venv and
+# ITERS=2.
+set -u
+T0=$(date +%s)
+el() { echo $(( $(date +%s) - T0 )); }
+left() { echo $(( DEADLINE - $(el) )); }
+say() { echo "[gpu $(el)s] $*"; }
+DEADLINE=${DEADLINE:-560}
+DRY=${DRY:-0}
+PAR=${PAR:-3}
+OUT=${OUT:-/tmp/gpu_out}
+mkdir -p "$OUT" /tmp/res /tmp/gw
+exec > >(tee -a "$OUT/log.txt") 2>&1
+export PYTHONUNBUFFERED=1
+ROOT=$(pwd)
+WHEELS=${WHEELS:-.gpu/whl} MMCV_CACHE=${MMCV_CACHE:-.gpu/mmcv_cache}
+export BUBBLES_ROOT=${BUBBLES_ROOT:-$ROOT/.gpu/bubbles/}
+export ZEROG_ROOT=${ZEROG_ROOT:-$ROOT/.gpu/zerog_bubbles/}
+(( $# )) || { echo "usage: $0 A|T:<data>:<row>:<seed> ..."; exit 2; }
+
+source "$ROOT/tools/gpu_env.sh" || exit 1
+if [[ $DRY == 1 ]]; then ITERS=${ITERS:-2} VAL=${VAL:-2}
+else ITERS=${ITERS:-1000} VAL=${VAL:-200}; fi
+say "rows: $* ($PAR at a time, $ITERS iterations, $(left)s left)"
+
+run_spec() {
+    local kind data row seed tool name t0 rc
+    IFS=: read -r kind data row seed <<< "$1"
+    case $kind in
+        A) tool=tools/benchmark.py ;;
+        T) tool=tools/benchmark_transfer.py ;;
+        *) say "$1: not A:... or T:..."; return 2 ;;
+    esac
+    name="${kind}_${data}_${row//+/p}_s${seed}"
+    t0=$(el)
+    timeout $(( $(left) - 10 )) $PY "$tool" --data "$data" --rows "$row" \
+        --seeds "$seed" --iters "$ITERS" --val-interval "$VAL" \
+        --work-root "/tmp/gw/$name" --out "$OUT/$name.json" \
+        > "/tmp/res/$name.log" 2>&1
+    rc=$?
+    say "$name rc=$rc in $(( $(el) - t0 ))s: $(grep -h ': mask AP' "/tmp/res/$name.log" | tail -n 1)"
+    (( rc )) && tail -n 5 "/tmp/res/$name.log"
+    return $rc
+}
+
+running=0
+for spec in "$@"; do
+    if (( $(left) < 150 )); then say "not started, too little time: $spec"; continue; fi
+    run_spec "$spec" &
+    running=$(( running + 1 ))
+    if (( running >= PAR )); then wait -n; running=$(( running - 1 )); fi
+done
+wait
+tar -czf "$OUT/logs.tar.gz" -C /tmp/res . 2>/dev/null
+say "done: $(ls "$OUT"/*.json 2>/dev/null | wc -l) results file(s) in $OUT"
