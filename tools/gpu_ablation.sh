@@ -19,24 +19,13 @@
 # on first use). DRY=1: a CPU dry run with the repository's .venv and
 # ITERS=2.
 set -u
-T0=$(date +%s)
-el() { echo $(( $(date +%s) - T0 )); }
-left() { echo $(( DEADLINE - $(el) )); }
-say() { echo "[gpu $(el)s] $*"; }
-DEADLINE=${DEADLINE:-560}
-DRY=${DRY:-0}
+(( $# )) || { echo "usage: $0 A|T:<data>:<row>:<seed> ..."; exit 2; }
+source "$(dirname "$0")/gpu_env.sh" || exit 1
 PAR=${PAR:-3}
-OUT=${OUT:-/tmp/gpu_out}
-mkdir -p "$OUT" /tmp/res /tmp/gw
-exec > >(tee -a "$OUT/log.txt") 2>&1
-export PYTHONUNBUFFERED=1
-ROOT=$(pwd)
-WHEELS=${WHEELS:-.gpu/whl} MMCV_CACHE=${MMCV_CACHE:-.gpu/mmcv_cache}
+mkdir -p /tmp/gw
 export BUBBLES_ROOT=${BUBBLES_ROOT:-$ROOT/.gpu/bubbles/}
 export ZEROG_ROOT=${ZEROG_ROOT:-$ROOT/.gpu/zerog_bubbles/}
-(( $# )) || { echo "usage: $0 A|T:<data>:<row>:<seed> ..."; exit 2; }
-
-source "$ROOT/tools/gpu_env.sh" || exit 1
+setup_python
 if [[ $DRY == 1 ]]; then ITERS=${ITERS:-2} VAL=${VAL:-2}
 else ITERS=${ITERS:-1000} VAL=${VAL:-200}; fi
 say "rows: $* ($PAR at a time, $ITERS iterations, $(left)s left)"
@@ -61,13 +50,15 @@ run_spec() {
     return $rc
 }
 
-running=0
+# (a bare `wait` would also wait for the log's tee: wait for the runs by
+# pid)
+pids=()
 for spec in "$@"; do
+    while (( $(jobs -rp | wc -l) >= PAR )); do sleep 2; done
     if (( $(left) < 150 )); then say "not started, too little time: $spec"; continue; fi
     run_spec "$spec" &
-    running=$(( running + 1 ))
-    if (( running >= PAR )); then wait -n; running=$(( running - 1 )); fi
+    pids+=($!)
 done
-wait
+for pid in "${pids[@]}"; do wait "$pid"; done
 tar -czf "$OUT/logs.tar.gz" -C /tmp/res . 2>/dev/null
 say "done: $(ls "$OUT"/*.json 2>/dev/null | wc -l) results file(s) in $OUT"

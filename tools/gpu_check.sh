@@ -21,21 +21,9 @@
 #   DEADLINE    seconds from the start by which everything must be done
 #   DRY=1       CPU dry run with the repository's .venv (no build, tiny sizes)
 set -u
-T0=$(date +%s)
-el() { echo $(( $(date +%s) - T0 )); }
-left() { echo $(( DEADLINE - $(el) )); }
-say() { echo "[gpu $(el)s] $*"; }
-DEADLINE=${DEADLINE:-560}
-DRY=${DRY:-0}
-OUT=${OUT:-/tmp/gpu_out}
-mkdir -p "$OUT" /tmp/res
-exec > >(tee -a "$OUT/log.txt") 2>&1
-export PYTHONUNBUFFERED=1
-ROOT=$(pwd)
-WHEELS=${WHEELS:-.gpu/whl} MMCV_CACHE=${MMCV_CACHE:-.gpu/mmcv_cache}
+source "$(dirname "$0")/gpu_env.sh" || exit 1
 export BUBBLES_ROOT=${BUBBLES_ROOT:-$ROOT/.gpu/bubbles/} ABLATION_DATA=bubbles
-
-source "$ROOT/tools/gpu_env.sh" || exit 1
+setup_python
 
 say "3. smoke: mmcv ops on $DEV vs CPU"
 $PY - <<EOF
