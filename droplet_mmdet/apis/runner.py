@@ -105,7 +105,7 @@ def fill_fitted_anchors(cfg: Config, checkpoint: Optional[str] = None,
     (training, or a checkpoint without them) they are fitted to the
     training annotations of ``cfg``.
     """
-    from droplet_mmdet.models.task_modules.fitted_anchors import fit_file
+    from droplet_mmdet.models.task_modules.fitted_anchors import fit_for
     todo = [g for g in _fitted_generators(cfg.get('model', {}))
             if not (g.get('scales') and g.get('ratios'))]
     saved = _anchors_in_checkpoint(checkpoint) if todo and checkpoint \
@@ -124,20 +124,14 @@ def fill_fitted_anchors(cfg: Config, checkpoint: Optional[str] = None,
                 train_ann, train_scale = train_annotations(cfg)
                 ann = ann or train_ann
                 scale = train_scale if scale is None else scale
-            strides = [s if isinstance(s, int) else s[0]
-                       for s in g.strides]
             if checkpoint and not osp.isfile(ann):
                 raise FileNotFoundError(
                     f'{source}: FittedAnchorGenerator: {checkpoint} holds '
                     f'no fitted anchors and the training annotations {ann} '
                     'are not here to fit them; give '
                     'model...anchor_generator.scales and ratios')
-            fitted, cov, n = fit_file(ann, strides, g.get('iou', 0.5),
-                                      g.get('num_scales', 1), scale)
-            how = (f'fitted to {n} boxes of {ann}'
-                   + (f' x{scale:g}' if scale != 1 else '')
-                   + f' (IoU>=0.3/0.5/0.7 matched {cov["match@0.3"]:.3f}/'
-                   f'{cov["match@0.5"]:.3f}/{cov["match@0.7"]:.3f})')
+            fitted, how = fit_for(ann, g.strides, g.get('iou', 0.5),
+                                  g.get('num_scales', 1), scale)
             g.ann_file, g.box_scale = ann, scale
         g.scales, g.ratios = list(fitted['scales']), list(fitted['ratios'])
         print_log(f'{source}: anchors scales={g.scales} ratios={g.ratios}, '

@@ -56,6 +56,21 @@ def fit_file(ann_file: str, strides: Sequence[int], iou: float = 0.5,
     return _CACHE[key]
 
 
+def fit_for(ann_file: str, strides: Sequence, iou: float = 0.5,
+            num_scales: int = 1, box_scale: float = 1.0
+            ) -> Tuple[dict, str]:
+    """:func:`fit_file` for an anchor generator's ``strides`` (ints or
+    ``(w, h)`` pairs), and a line saying what was fitted, for the log."""
+    fitted, cov, n = fit_file(
+        ann_file, [s if isinstance(s, int) else s[0] for s in strides], iou,
+        num_scales, box_scale)
+    how = (f'fitted to {n} boxes of {ann_file}'
+           + (f' x{box_scale:g}' if box_scale != 1 else '')
+           + f' (IoU>=0.3/0.5/0.7 matched {cov["match@0.3"]:.3f}/'
+           f'{cov["match@0.5"]:.3f}/{cov["match@0.7"]:.3f})')
+    return fitted, how
+
+
 @TASK_UTILS.register_module()
 class FittedAnchorGenerator(AnchorGenerator):
     """mmdet's ``AnchorGenerator`` whose ``scales`` and ``ratios`` are
@@ -93,16 +108,10 @@ class FittedAnchorGenerator(AnchorGenerator):
                     'train_dataloader, or set '
                     'model.rpn_head.anchor_generator.ann_file (or scales '
                     'and ratios) yourself')
-            strides_ = [s if isinstance(s, int) else s[0] for s in strides]
-            fitted, cov, n = fit_file(ann_file, strides_, iou, num_scales,
-                                      box_scale)
+            fitted, how = fit_for(ann_file, strides, iou, num_scales,
+                                  box_scale)
             scales, ratios = fitted['scales'], fitted['ratios']
-            print_log(
-                f'FittedAnchorGenerator: {n} boxes of {ann_file}'
-                + (f' x{box_scale:g}' if box_scale != 1 else '')
-                + f' -> scales={scales}, ratios={ratios} (IoU>=0.3/0.5/0.7 '
-                f'matched {cov["match@0.3"]:.3f}/{cov["match@0.5"]:.3f}/'
-                f'{cov["match@0.7"]:.3f})', logger='current')
-        self.fitted = dict(scales=list(scales), ratios=list(ratios))
+            print_log(f'FittedAnchorGenerator: scales={scales} '
+                      f'ratios={ratios}, {how}', logger='current')
         super().__init__(strides=strides, ratios=ratios, scales=scales,
                          **kwargs)
