@@ -47,10 +47,10 @@ def mask_ellipticity(ann: Dict[str, Any], height: int, width: int
         m = cv2.moments(np.asarray(part, np.float32).reshape(-1, 1, 2))
     elif isinstance(seg, dict):
         from pycocotools import mask as mask_utils
-        rle = seg
-        if isinstance(seg.get('counts'), list):
-            rle = mask_utils.frPyObjects(seg, *seg['size'])
-        m = cv2.moments(mask_utils.decode(rle), binaryImage=True)
+
+        from droplet_mmdet.evaluation.coco_utils import ann_to_rle
+        m = cv2.moments(mask_utils.decode(ann_to_rle(ann, height, width)),
+                        binaryImage=True)
     else:
         return None
     if not m['m00']:
