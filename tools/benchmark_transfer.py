@@ -19,6 +19,9 @@ Writes benchmarks/transfer_<data>_<iters>it.json (every run, its learning
 curve and the facts of its data), .md (mean ± half the seed spread) and
 .png (mask AP against iterations), updated after each run; ``--resume``
 keeps finished runs and continues an interrupted run from its checkpoint.
+A row whose data are not what the results file recorded (synthetic frames
+of another generator: ``generator`` is a digest of the whole FrameSpec,
+defaults included) loses its runs and trains again.
 """
 import argparse
 import json
@@ -61,8 +64,9 @@ def main():
         p.error(f'--real-share must be in (0, 1), got {args.real_share}')
     import droplet_mmdet  # noqa: F401
     from droplet_mmdet.apis.ablation import markdown_table, run_ablation
-    from droplet_mmdet.apis.transfer import (compose_rows, merged_row_data,
-                                             parse_row, reuse_ablation_runs)
+    from droplet_mmdet.apis.transfer import (compose_rows, drop_stale_runs,
+                                             merged_row_data, parse_row,
+                                             reuse_ablation_runs)
     for row in args.rows:
         try:
             parse_row(row)
@@ -89,6 +93,8 @@ def main():
         cp_frames=args.cp_frames, real_share=args.real_share)
     for fact in facts:
         print('row data:', json.dumps(fact)[:300])
+    # a row whose data changed (e.g. a new generator default) trains again
+    drop_stale_runs(out, facts, work_root)
     summary = run_ablation(
         paths, args.seeds, {}, args.iters, work_root, out, ROOT, env=env,
         resume=args.resume, val_interval=args.val_interval,

@@ -27,6 +27,8 @@ reused by every seed.
 Shorthand: K real train frames, S synthetic (or cut-paste) train frames.
 """
 import copy
+import glob
+import hashlib
 import json
 import os
 import os.path as osp
@@ -138,15 +140,28 @@ def _record(out_dir: str, settings: Dict[str, Any]) -> None:
         json.dump(settings, f, indent=1)
 
 
+def spec_digest(size: int, overrides: Optional[Dict[str, Any]] = None
+                ) -> str:
+    """12 hex digits of the whole ``FrameSpec`` (defaults included) that
+    :func:`make_synthetic` renders with: a change of a generator default
+    changes it, so frames and runs made before are known to be stale."""
+    from droplet_mmdet.datasets.synthetic import FrameSpec
+    spec = FrameSpec(height=size, width=size, **(overrides or {}))
+    text = json.dumps(spec.to_dict(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def make_synthetic(out_dir: str, frames: int, size: int, seed: int,
                    classes: Sequence[str], log=print,
                    overrides: Optional[Dict[str, Any]] = None) -> str:
-    """Generator-v2 train frames (made once), with ``overrides`` of the
-    default ``FrameSpec``; returns their COCO file."""
+    """Generator-v2 train frames (made once for the same settings and
+    generator, see :func:`spec_digest`), with ``overrides`` of the default
+    ``FrameSpec``; returns their COCO file."""
     from droplet_mmdet.datasets.synthetic import FrameSpec, generate_dataset
     ann = osp.join(out_dir, 'train_renamed.json')
     settings = dict(frames=frames, size=size, seed=seed,
-                    classes=list(classes), overrides=overrides or {})
+                    classes=list(classes), overrides=overrides or {},
+                    generator=spec_digest(size, overrides))
     if _made_before(out_dir, ann, settings, log):
         return ann
     log(f'rendering {frames} synthetic v2 frames ({size} px) -> {out_dir}'
@@ -239,6 +254,7 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
         gen_ann = make_synthetic(gen_dir, syn_frames, syn_size, data_seed,
                                  classes, log)
         n_gen = syn_frames
+        facts['generator'] = spec_digest(syn_size)
     elif kind == 'synfit':
         from droplet_mmdet.datasets.synthetic.fit import size_overrides
         k = real if real is not None and real > 0 else None
@@ -247,7 +263,8 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
         gen_ann = make_synthetic(gen_dir, syn_frames, syn_size, data_seed,
                                  classes, log, overrides)
         n_gen = syn_frames
-        facts.update(fitted_to_frames=k or 'all', fitted=overrides)
+        facts.update(fitted_to_frames=k or 'all', fitted=overrides,
+                     generator=spec_digest(syn_size, overrides))
     else:
         gen_dir = osp.join(data_dir, f'cp{cp}')
         src = osp.join(data_dir, f'real{cp}.json')  # the realK frames
@@ -329,6 +346,50 @@ def reuse_ablation_runs(out: str, ablation: str, setup: Dict[str, Any],
                       f, indent=2)
         log(f'real_all: {len(new)} run(s) taken from {ablation}')
     return len(new)
+
+
+def drop_stale_runs(out: str, facts: Sequence[Dict[str, Any]],
+                    work_root: str, log=print) -> List[str]:
+    """Rows whose data are no longer what ``out`` recorded for them
+    (``row_data``: frames of another generator, other real frames, ...):
+    their finished runs leave ``out`` (and its ``.md`` table) and their run
+    folders (``<work_root>/<row>_s<seed>``, checkpoints of interrupted runs
+    too) are removed, so that ``--resume`` trains them again on the data of
+    today. Each dropped run is logged with its mask AP. Returns the rows."""
+    if not osp.isfile(out):
+        return []
+    with open(out) as f:
+        res = json.load(f)
+    old = {r['row']: r for r in res.get('row_data', [])}
+    stale = [fact['row'] for fact in facts if fact['row'] in old
+             and old[fact['row']] != json.loads(json.dumps(fact))]
+    if not stale:
+        return []
+    from .ablation import markdown_table, summarize_runs
+    keep = []
+    for run in res['runs']:
+        if run['config'] in stale:
+            log(f'{run["config"]} seed {run["seed"]}: its data changed '
+                f'(was {old[run["config"]]}), dropping its result (mask AP '
+                f'{run["metrics"].get("segm_mAP")}) to train it again')
+        else:
+            keep.append(run)
+    for row in stale:
+        for run_dir in sorted(glob.glob(osp.join(work_root,
+                                                 glob.escape(row) + '_s*'))):
+            if osp.isdir(run_dir) and re.fullmatch(
+                    r'_s\d+', run_dir[len(osp.join(work_root, row)):]):
+                log(f'removing {run_dir} (trained on the old data)')
+                shutil.rmtree(run_dir)
+    res['runs'] = keep
+    res['summary'] = summarize_runs(keep)
+    res['row_data'] = [r for r in res.get('row_data', [])
+                       if r['row'] not in stale]
+    with open(out, 'w') as f:
+        json.dump(res, f, indent=2)
+    with open(osp.splitext(out)[0] + '.md', 'w') as f:
+        f.write(markdown_table(res['summary']) + '\n')
+    return stale
 
 
 def merged_row_data(out: str, facts: Sequence[Dict[str, Any]]

@@ -217,3 +217,64 @@ def test_generated_frames_are_remade_when_their_settings_change(tmp_path):
         assert json.load(f)['overrides'] == dict(max_ellipticity=0.5)
     with open(ann) as f:
         assert json.load(f)['categories'][0]['name'] == 'bubble'
+
+
+def test_a_generator_default_change_remakes_frames(tmp_path, monkeypatch):
+    """The digest covers the whole FrameSpec: a changed default (not an
+    override) also makes the frames stale."""
+    from droplet_mmdet.apis import transfer
+    from droplet_mmdet.datasets.synthetic import spec as spec_mod
+    before = transfer.spec_digest(96)
+    assert transfer.spec_digest(96) == before
+    assert transfer.spec_digest(128) != before
+    out, said = str(tmp_path / 'syn'), []
+    transfer.make_synthetic(out, 1, 96, 0, ['bubble'], said.append)
+    fields = {f.name: f for f in spec_mod.dataclasses.fields(
+        spec_mod.FrameSpec)}
+    monkeypatch.setattr(fields['gas_bubbles'], 'default', 0.9)
+    monkeypatch.setattr(spec_mod.FrameSpec.__init__, '__defaults__', tuple(
+        0.9 if name == 'gas_bubbles' else v for name, v in zip(
+            [f.name for f in spec_mod.dataclasses.fields(spec_mod.FrameSpec)
+             if f.default is not spec_mod.dataclasses.MISSING],
+            spec_mod.FrameSpec.__init__.__defaults__)))
+    assert spec_mod.FrameSpec().gas_bubbles == 0.9
+    assert transfer.spec_digest(96) != before
+    transfer.make_synthetic(out, 1, 96, 0, ['bubble'], said.append)
+    assert any('made with other settings' in s for s in said)
+
+
+def test_runs_of_rows_whose_data_changed_are_dropped(tmp_path):
+    from droplet_mmdet.apis.transfer import drop_stale_runs
+    run = dict(metrics=dict(segm_mAP=0.3, segm_mAP_50=0.5), seconds=1.0)
+    out = tmp_path / 'out.json'
+    out.write_text(json.dumps(dict(iters=10, runs=[
+        dict(run, config='syn', seed=0), dict(run, config='syn', seed=1),
+        dict(run, config='syn+real2', seed=0),
+        dict(run, config='real2', seed=0)], row_data=[
+        dict(row='syn', generated='syn', generated_frames=120),
+        dict(row='syn+real2', generated='syn', generator='abc'),
+        dict(row='real2', real_frames=2)])))
+    work = tmp_path / 'work'
+    for name in ('syn_s0', 'syn_s1', 'syn+real2_s0', 'real2_s0', 'synfit_s0',
+                 'syn_sx'):
+        (work / name).mkdir(parents=True)
+    said = []
+    facts = [dict(row='syn', generated='syn', generated_frames=120,
+                  generator='abc'),
+             dict(row='syn+real2', generated='syn', generator='abc'),
+             dict(row='real2', real_frames=2), dict(row='cp5', x=1)]
+    assert drop_stale_runs(str(out), facts, str(work), said.append) == [
+        'syn']
+    got = json.loads(out.read_text())
+    assert [(r['config'], r['seed']) for r in got['runs']] == [
+        ('syn+real2', 0), ('real2', 0)]
+    assert [r['row'] for r in got['row_data']] == ['syn+real2', 'real2']
+    assert sorted(p.name for p in work.iterdir()) == [
+        'real2_s0', 'syn+real2_s0', 'syn_sx', 'synfit_s0']
+    assert sum('dropping its result (mask AP 0.3)' in s for s in said) == 2
+    assert '| syn |' not in (tmp_path / 'out.md').read_text()
+    assert '| real2 |' in (tmp_path / 'out.md').read_text()
+    # nothing changed: nothing dropped, the file untouched
+    text = out.read_text()
+    assert drop_stale_runs(str(out), facts[1:], str(work), said.append) == []
+    assert out.read_text() == text

@@ -35,6 +35,7 @@ KNOBS = {
     'harmonics': ((0.1, 0.1), [None, 0.0, (0.0, 0.0)]),
     'coalesce': (0.3, [0.0]),
     'rim_scale': ((0.5, 0.5), [None, 0.0, (0.0, 0.0)]),
+    'gas_bubbles': (1.0, [0.0]),
     'stacked': (0.3, [0.0]),
     'satellite_rate': (1.0, [0.0]),
     'defocus': ((0.8, 0.8), [None, 0.0, (0.0, 0.0)]),
@@ -333,6 +334,45 @@ def test_defocus_flips_the_profile_above_and_below_focus():
         if not d.cut:
             c, r = _centre_and_ring(img.astype(float), d, np.median(img))
             assert c > 0 > r
+
+
+def test_gas_bubbles_are_dark_bodies_with_a_bright_centre():
+    """Shadowgraphy: the body (0.7-0.9 of the radius) well below the
+    background, the centre above the body; same droplets and masks as the
+    frame of droplets."""
+    spec = FrameSpec.v1(height=256, width=256, layout='sparse',
+                        gas_bubbles=1.0, mean_area=(900, 900),
+                        sparse_coverage=(0.08, 0.08), photons=(1e6, 1e6),
+                        read_noise=(0.0, 0.0), blur_sigma=(0.0, 0.0),
+                        illumination=0.0, satellites=0.0, debris=0.0)
+    checked = 0
+    for seed in range(4):
+        img, drops, info = render_frame(spec, seed)
+        assert info['gas_bubbles'] is True
+        img = img.astype(float)
+        bg = np.median(img)
+        Y, X = np.mgrid[0:img.shape[0], 0:img.shape[1]] + 0.5
+        for d in drops:
+            alone = all(np.hypot(e.cx - d.cx, e.cy - d.cy) > (
+                d.diameter + e.diameter) / 2 + 8 for e in drops if e is not d)
+            if d.cut or not alone:
+                continue
+            rho = np.hypot(X - d.cx, Y - d.cy) / (d.diameter / 2)
+            body = img[(rho > 0.75) & (rho < 0.9)].mean()
+            centre = img[rho < 0.05].mean()
+            assert body < 0.45 * bg, (seed, body, bg)
+            assert centre > body + 0.1 * bg, (seed, centre, body)
+            checked += 1
+        plain = render_frame(FrameSpec(**{**spec.to_dict(),
+                                          'gas_bubbles': 0.0}), seed)
+        assert [(d.cx, d.diameter, d.mask.tobytes()) for d in drops] == [
+            (d.cx, d.diameter, d.mask.tobytes()) for d in plain[1]]
+        assert 'gas_bubbles' not in plain[2]
+    assert checked >= 6
+    # a fluorescence frame never shows bubbles
+    info = render_frame(FrameSpec(**{**spec.to_dict(),
+                                     'look': 'fluorescence'}), 0)[2]
+    assert info['gas_bubbles'] is False
 
 
 def test_strong_defocus_is_unlabelled_background():

@@ -11,7 +11,7 @@ few dozen small NumPy calls per droplet.
 Shorthand: M droplets, N pixels of all their patches together (one patch
 after the other, row-major), h x w one patch.
 """
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -115,7 +115,8 @@ def _field(outlines: List[Outline], box: np.ndarray, nh: int, d: np.ndarray,
 def paint_brightfield(img: np.ndarray, owner: np.ndarray,
                       outlines: List[Outline], labelled: np.ndarray,
                       z: np.ndarray, rim_extra: np.ndarray,
-                      contents_prob: float, rng: np.random.Generator
+                      contents_prob: float, rng: np.random.Generator,
+                      bubble: Optional[np.ndarray] = None
                       ) -> Dict[int, Geom]:
     """Shade and blend every droplet into ``img`` (in place) and write the
     labelled ones into ``owner`` in drawing order (later = in front).
@@ -127,6 +128,10 @@ def paint_brightfield(img: np.ndarray, owner: np.ndarray,
         labelled: (M,) bool, which droplets get a mask.
         z: (M,) defocus; rim_extra: (M,) px added to the rim width.
         contents_prob: chance a droplet holds 1-3 beads/cells.
+        bubble: (M, 3) gas bubbles instead of droplets (shadowgraphy):
+            body level (fraction of the light behind), centre spot radius
+            (fraction of the radius) and spot level per droplet; None:
+            droplets. Bubbles hold no beads.
 
     Returns:
         dict: ``{index: (x0, y0, d, rn)}`` of the labelled droplets whose
@@ -173,6 +178,8 @@ def paint_brightfield(img: np.ndarray, owner: np.ndarray,
     gain = rng.uniform(0.05, 0.25, m)
     dark = rng.uniform(0.5, 0.9, m)
     contents = rng.random(m) < contents_prob
+    if bubble is not None:
+        contents[:] = False
     below = zi < 0
     za = np.minimum(np.abs(zi), 1.0)
     sd = np.hypot(0.5 * rim_w, si)
@@ -209,6 +216,19 @@ def paint_brightfield(img: np.ndarray, owner: np.ndarray,
     e *= e
     e *= f32(-0.5)
     val *= 1 - rim_p * np.exp(e, out=e)
+    if bubble is not None:
+        # a dark body with a flat-topped bright centre spot, widened by
+        # defocus; replaces the droplet's lens, rim and spot
+        body_p, spot_p2, level_p = np.repeat(np.array([
+            bubble[idx, 0], 1 / (bubble[idx, 1] + si / np.maximum(ri, 1.0)),
+            bubble[idx, 2] - bubble[idx, 0]], np.float32), n, axis=1)
+        e = rn32 * spot_p2
+        e *= e
+        e *= e
+        e *= f32(-0.5)
+        val = np.exp(e, out=e)
+        val *= level_p
+        val += body_p
     cov = f32(0.5) - d32 * cov_inv
     np.clip(cov, 0, 1, out=cov)
     val -= 1

@@ -35,8 +35,8 @@ from . import layout as L
 from . import optics
 from .painter import paint_brightfield
 from .shapes import Outline, area_centroids
-from .spec import (S_COALESCE, S_DEPTH, S_FRINGE, S_HARMONIC, S_JPEG,
-                   S_MOTION, S_OVERLAY, S_RIM, S_SATELLITE, S_SIZE,
+from .spec import (S_BUBBLE, S_COALESCE, S_DEPTH, S_FRINGE, S_HARMONIC,
+                   S_JPEG, S_MOTION, S_OVERLAY, S_RIM, S_SATELLITE, S_SIZE,
                    S_SPECKLE, S_STACK, S_STOP, S_TEXTURE, S_VIGNETTE,
                    FrameSpec, draw, is_on, stream)
 
@@ -182,6 +182,7 @@ def _v2_droplets(spec: FrameSpec) -> bool:
     one-pass painter; otherwise droplets are painted one by one, as v1
     did)."""
     return (is_on(spec.defocus) or is_on(spec.rim_scale)
+            or spec.gas_bubbles > 0
             or is_on(spec.harmonics) or spec.coalesce > 0
             or spec.stacked > 0 or spec.satellite_rate > 0)
 
@@ -210,6 +211,19 @@ def _paint_each(img: np.ndarray, owner: np.ndarray, outlines: List[Outline],
             x0, y0, d, _ = geom
             owner[y0:y0 + d.shape[0], x0:x0 + d.shape[1]][d < 0] = i
     return geoms
+
+
+def _gas_bubbles(spec: FrameSpec, seed: int, n: int, look: str
+                 ) -> Optional[np.ndarray]:
+    """(n, 3) body level, spot radius and spot level of the frame's gas
+    bubbles (see :class:`FrameSpec`), or None for a frame of droplets."""
+    r = stream(seed, S_BUBBLE)
+    if look != 'brightfield' or r.random() >= spec.gas_bubbles:
+        return None
+    body = r.uniform(0.04, 0.35) * r.uniform(0.8, 1.2, n)
+    spot = r.uniform(0.08, 0.6) * r.uniform(0.75, 1.25, n)
+    level = r.uniform(0.5, 1.15) * r.uniform(0.85, 1.15, n)
+    return np.stack([body, spot, level], 1)
 
 
 def _gate(spec: FrameSpec, seed: int, key: int, knob
@@ -262,9 +276,13 @@ def render_frame(spec: FrameSpec, seed: int
     labelled = np.ones(len(outlines), bool)
     if spec.label_defocus is not None:
         labelled = np.abs(z) <= spec.label_defocus
+    bubble = None
+    if spec.gas_bubbles > 0:
+        bubble = _gas_bubbles(spec, seed, len(outlines), look)
+        info['gas_bubbles'] = bubble is not None
     if look == 'brightfield' and _v2_droplets(spec):
         geoms = paint_brightfield(img, owner, outlines, labelled, z, rim,
-                                  spec.contents_prob, rng)
+                                  spec.contents_prob, rng, bubble)
     else:
         geoms = _paint_each(img, owner, outlines, labelled, z, rim, look,
                             spec.contents_prob, rng)

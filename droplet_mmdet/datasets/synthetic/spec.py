@@ -54,6 +54,12 @@ class FrameSpec:
     satellite droplets, 0.12-0.35 x the parent's diameter and at least
     5 px, beside each droplet of 16 px or more).
 
+    Gas bubbles: ``gas_bubbles`` (chance a brightfield frame shows gas
+    bubbles in backlit shadowgraphy instead of droplets: a body that
+    refracts the light away, 0.04-0.35 of the background, with a bright
+    flat-topped centre spot of 0.08-0.6 of the radius; per frame, each
+    bubble varying it; no beads inside).
+
     Depth: ``defocus`` (per-frame bound ``z_max``; each droplet draws its
     defocus ``z`` in ``[-z_max, z_max]``, ``z > 0`` above focus: bright
     centre, dark ring; ``z < 0`` below: dark centre, bright halo; blur grows
@@ -99,6 +105,7 @@ class FrameSpec:
     harmonics: Knob = (0.0, 0.08)
     coalesce: float = 0.03
     rim_scale: Knob = (0.0, 1.2)
+    gas_bubbles: float = 0.3
     # arrangement
     layout: str = 'mixed'
     sparse_coverage: Range = (0.12, 0.35)
@@ -171,7 +178,8 @@ class FrameSpec:
 V1_FIELDS: Dict[str, Any] = dict(
     mean_area=(400.0, 500.0), poly_prob=0.0, poly_cv=0.125,
     diameter_range=None, max_ellipticity=0.08, harmonics=None, coalesce=0.0,
-    rim_scale=None, stacked=0.0, satellite_rate=0.0, defocus=None,
+    rim_scale=None, gas_bubbles=0.0, stacked=0.0, satellite_rate=0.0,
+    defocus=None,
     texture=None, speckle=None, vignetting=None, field_stop=0.0, overlay=0.0,
     artefact_prob=0.0, fringes=None, motion_blur=None, jpeg_quality=None,
     satellites=6.0)
@@ -211,3 +219,4 @@ S_SIZE, S_COALESCE, S_STACK, S_SATELLITE, S_DEPTH, S_HARMONIC, S_RIM = range(
     1, 8)
 S_TEXTURE, S_SPECKLE, S_VIGNETTE, S_STOP, S_OVERLAY = range(8, 13)
 S_FRINGE, S_MOTION, S_JPEG = range(13, 16)
+S_BUBBLE = 16
