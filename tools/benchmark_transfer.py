@@ -66,7 +66,8 @@ def main():
     from droplet_mmdet.apis.ablation import markdown_table, run_ablation
     from droplet_mmdet.apis.transfer import (compose_rows, drop_stale_runs,
                                              merged_row_data, parse_row,
-                                             reuse_ablation_runs)
+                                             reuse_ablation_runs,
+                                             stamp_run_dirs)
     for row in args.rows:
         try:
             parse_row(row)
@@ -83,18 +84,20 @@ def main():
     setup = dict(iters=args.iters, data_options={}, env=env,
                  val_interval=args.val_interval, recipe=[])
     trained = list(args.rows)
-    if 'real_all' in args.rows and args.resume:
-        reuse_ablation_runs(
-            out, osp.join(ROOT, 'benchmarks', f'ablation_{tag}.json'),
-            setup, args.seeds, root=ROOT)
     paths, facts = compose_rows(
         trained, osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py'),
         env, work_root, syn_frames=args.syn_frames, syn_size=args.syn_size,
         cp_frames=args.cp_frames, real_share=args.real_share)
     for fact in facts:
         print('row data:', json.dumps(fact)[:300])
-    # a row whose data changed (e.g. a new generator default) trains again
+    # a row whose data changed (e.g. a new generator) trains again; before
+    # real_all is taken from the ablation, which rewrites the file
     drop_stale_runs(out, facts, work_root)
+    if 'real_all' in args.rows and args.resume:
+        reuse_ablation_runs(
+            out, osp.join(ROOT, 'benchmarks', f'ablation_{tag}.json'),
+            setup, args.seeds, root=ROOT)
+    stamp_run_dirs(out, facts, work_root, args.seeds)
     summary = run_ablation(
         paths, args.seeds, {}, args.iters, work_root, out, ROOT, env=env,
         resume=args.resume, val_interval=args.val_interval,

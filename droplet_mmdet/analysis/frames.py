@@ -6,7 +6,9 @@ which frames of a set look unlike the frames a model trained on.
 
 For each labelled droplet, in its box padded by a few pixels:
 
-- ``background``: median intensity of a ring 2-5 px outside the outline;
+- ``background``: median intensity of a ring 3-5 px outside the outline,
+  leaving out the pixels of other labelled droplets (touching droplets are
+  not background);
 - ``contrast``: the interior's largest departure from the background (its
   5th or 95th intensity percentile, whichever is farther), as a fraction of
   the background (dark and bright droplets alike);
@@ -27,14 +29,17 @@ import numpy as np
 _PAD = 7
 
 
-def droplet_look(img: np.ndarray, mask: np.ndarray,
-                 box: Sequence[float]) -> Optional[Dict[str, float]]:
+def droplet_look(img: np.ndarray, mask: np.ndarray, box: Sequence[float],
+                 occupied: Optional[np.ndarray] = None
+                 ) -> Optional[Dict[str, float]]:
     """Contrast and edge sharpness of one droplet (see module docstring).
 
     Args:
-        img: (H, W) float image.
+        img: (H, W) image, any numeric dtype.
         mask: (H, W) bool mask of the droplet.
         box: its COCO ``[x, y, w, h]``.
+        occupied: (H, W) bool, pixels of any labelled droplet (kept out of
+            the background ring); None: only this droplet's.
 
     Returns:
         ``dict(contrast, sharpness)``, or None for a droplet of under 4
@@ -49,11 +54,13 @@ def droplet_look(img: np.ndarray, mask: np.ndarray,
     m = mask[y0:y1, x0:x1].astype(np.uint8)
     if m.sum() < 4:
         return None
-    sub = img[y0:y1, x0:x1]
+    sub = img[y0:y1, x0:x1].astype(np.float32)
     k3 = np.ones((3, 3), np.uint8)
     inner = cv2.dilate(m, k3).astype(bool)
     outer = cv2.dilate(m, np.ones((11, 11), np.uint8)).astype(bool)
     ring = outer & ~cv2.dilate(m, np.ones((5, 5), np.uint8)).astype(bool)
+    if occupied is not None:
+        ring &= ~occupied[y0:y1, x0:x1]
     if not ring.any():
         return None
     bg = float(np.median(sub[ring]))
@@ -117,10 +124,14 @@ def frame_stats(ann_file: str, img_root: str,
                 f'{path}: image is {img.shape[1]}x{img.shape[0]}, '
                 f'{ann_file} says {im["width"]}x{im["height"]}')
         looks, diams = [], []
-        for a in by_image.get(im['id'], []):
-            m = mask_utils.decode(ann_to_rle(a, im['height'], im['width']))
+        anns_i = by_image.get(im['id'], [])
+        rles = [ann_to_rle(a, im['height'], im['width']) for a in anns_i]
+        occupied = mask_utils.decode(mask_utils.merge(
+            rles, intersect=False)).astype(bool) if rles else None
+        for a, rle in zip(anns_i, rles):
+            m = mask_utils.decode(rle)
             diams.append(float(equivalent_diameter(m.sum())))
-            look = droplet_look(img, m.astype(bool), a['bbox'])
+            look = droplet_look(img, m.astype(bool), a['bbox'], occupied)
             if look is not None:
                 looks.append(look)
         row: Dict[str, Any] = dict(

@@ -143,11 +143,14 @@ def _record(out_dir: str, settings: Dict[str, Any]) -> None:
 def spec_digest(size: int, overrides: Optional[Dict[str, Any]] = None
                 ) -> str:
     """12 hex digits of the whole ``FrameSpec`` (defaults included) that
-    :func:`make_synthetic` renders with: a change of a generator default
-    changes it, so frames and runs made before are known to be stale."""
+    :func:`make_synthetic` renders with, and of the renderer's
+    ``GENERATOR_VERSION``: a changed generator default or renderer changes
+    it, so frames and runs made before are known to be stale."""
     from droplet_mmdet.datasets.synthetic import FrameSpec
+    from droplet_mmdet.datasets.synthetic.spec import GENERATOR_VERSION
     spec = FrameSpec(height=size, width=size, **(overrides or {}))
-    text = json.dumps(spec.to_dict(), sort_keys=True)
+    text = json.dumps(dict(spec.to_dict(), _version=GENERATOR_VERSION),
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -330,10 +333,11 @@ def reuse_ablation_runs(out: str, ablation: str, setup: Dict[str, Any],
             'val_interval', abl.get('iters')) != setup['val_interval']:
         log(f'{ablation}: another schedule, real_all is trained here')
         return 0
-    runs = []
+    res: Dict[str, Any] = dict(runs=[])
     if osp.isfile(out):
         with open(out) as f:
-            runs = json.load(f)['runs']
+            res = json.load(f)
+    runs = res['runs']
     have = {r['seed'] for r in runs if r['config'] == 'real_all'}
     new = [dict(r, config='real_all', copied_from=osp.relpath(ablation, root))
            for r in abl['runs'] if r['config'] == '+anchors' and
@@ -341,55 +345,104 @@ def reuse_ablation_runs(out: str, ablation: str, setup: Dict[str, Any],
     if new:
         from .ablation import summarize_runs
         runs += new
+        res.update(setup, runs=runs, summary=summarize_runs(runs))
         with open(out, 'w') as f:
-            json.dump(dict(runs=runs, summary=summarize_runs(runs), **setup),
-                      f, indent=2)
+            json.dump(res, f, indent=2)
         log(f'real_all: {len(new)} run(s) taken from {ablation}')
     return len(new)
 
 
+STAMP = 'data_facts.json'
+
+
+def _row_dirs(work_root: str, row: str) -> List[str]:
+    """``<work_root>/<row>_s<seed>`` folders of ``row`` (not of rows whose
+    name merely starts with it)."""
+    base = osp.join(work_root, row)
+    return [d for d in sorted(glob.glob(glob.escape(base) + '_s*'))
+            if osp.isdir(d) and re.fullmatch(r'_s\d+', d[len(base):])]
+
+
 def drop_stale_runs(out: str, facts: Sequence[Dict[str, Any]],
                     work_root: str, log=print) -> List[str]:
-    """Rows whose data are no longer what ``out`` recorded for them
-    (``row_data``: frames of another generator, other real frames, ...):
-    their finished runs leave ``out`` (and its ``.md`` table) and their run
-    folders (``<work_root>/<row>_s<seed>``, checkpoints of interrupted runs
-    too) are removed, so that ``--resume`` trains them again on the data of
-    today. Each dropped run is logged with its mask AP. Returns the rows."""
-    if not osp.isfile(out):
-        return []
-    with open(out) as f:
-        res = json.load(f)
-    old = {r['row']: r for r in res.get('row_data', [])}
-    stale = [fact['row'] for fact in facts if fact['row'] in old
-             and old[fact['row']] != json.loads(json.dumps(fact))]
-    if not stale:
-        return []
-    from .ablation import markdown_table, summarize_runs
-    keep = []
-    for run in res['runs']:
-        if run['config'] in stale:
-            log(f'{run["config"]} seed {run["seed"]}: its data changed '
-                f'(was {old[run["config"]]}), dropping its result (mask AP '
-                f'{run["metrics"].get("segm_mAP")}) to train it again')
-        else:
-            keep.append(run)
-    for row in stale:
-        for run_dir in sorted(glob.glob(osp.join(work_root,
-                                                 glob.escape(row) + '_s*'))):
-            if osp.isdir(run_dir) and re.fullmatch(
-                    r'_s\d+', run_dir[len(osp.join(work_root, row)):]):
-                log(f'removing {run_dir} (trained on the old data)')
+    """Make sure no row trains or reports on data it no longer has.
+
+    A row is stale when ``out`` holds runs of it but its recorded data
+    (``row_data``) differ from ``facts`` (frames of another generator,
+    other real frames, ...) or were never recorded: its runs leave ``out``
+    (and its ``.md`` table), each logged with its mask AP. Any run folder
+    (``<work_root>/<row>_s<seed>``; an interrupted run's checkpoints) of a
+    stale row, or whose ``data_facts.json`` stamp is missing or differs
+    from the row's facts, is removed (logged), unless ``out`` keeps a
+    finished run of it (:func:`stamp_run_dirs` writes the stamps before
+    training). Returns the stale rows.
+    """
+    want = {f['row']: json.loads(json.dumps(f)) for f in facts}
+    res: Optional[Dict[str, Any]] = None
+    if osp.isfile(out):
+        with open(out) as f:
+            res = json.load(f)
+    stale: List[str] = []
+    finished = set()
+    if res is not None:
+        old = {r['row']: r for r in res.get('row_data', [])}
+        has_runs = {r['config'] for r in res['runs']}
+        stale = [row for row in want if row in has_runs
+                 and old.get(row) != want[row]]
+        keep = []
+        for run in res['runs']:
+            if run['config'] in stale:
+                was = old.get(run['config'], 'not recorded')
+                log(f'{run["config"]} seed {run["seed"]}: its data changed '
+                    f'(was {was}), dropping its result (mask AP '
+                    f'{run["metrics"].get("segm_mAP")}) to train it again')
+            else:
+                keep.append(run)
+                finished.add(f'{run["config"]}_s{run["seed"]}')
+        if stale:
+            from .ablation import markdown_table, summarize_runs
+            res['runs'] = keep
+            res['summary'] = summarize_runs(keep)
+            res['row_data'] = [r for r in res.get('row_data', [])
+                               if r['row'] not in stale]
+            with open(out, 'w') as f:
+                json.dump(res, f, indent=2)
+            with open(osp.splitext(out)[0] + '.md', 'w') as f:
+                f.write(markdown_table(res['summary']) + '\n')
+    for row, fact in want.items():
+        for run_dir in _row_dirs(work_root, row):
+            if osp.basename(run_dir) in finished:
+                continue
+            stamp = osp.join(run_dir, STAMP)
+            same = False
+            if osp.isfile(stamp):
+                with open(stamp) as f:
+                    same = json.load(f) == fact
+            if not same:
+                log(f'removing {run_dir}: made on other data (or before '
+                    'its data were recorded)')
                 shutil.rmtree(run_dir)
-    res['runs'] = keep
-    res['summary'] = summarize_runs(keep)
-    res['row_data'] = [r for r in res.get('row_data', [])
-                       if r['row'] not in stale]
-    with open(out, 'w') as f:
-        json.dump(res, f, indent=2)
-    with open(osp.splitext(out)[0] + '.md', 'w') as f:
-        f.write(markdown_table(res['summary']) + '\n')
     return stale
+
+
+def stamp_run_dirs(out: str, facts: Sequence[Dict[str, Any]],
+                   work_root: str, seeds: Sequence[int]) -> None:
+    """Write each row's data facts into the run folder of every seed that
+    ``out`` has no finished run of (``data_facts.json``), before training,
+    so that :func:`drop_stale_runs` knows what an interrupted run was
+    trained on."""
+    done = set()
+    if osp.isfile(out):
+        with open(out) as f:
+            done = {(r['config'], r['seed']) for r in json.load(f)['runs']}
+    for fact in facts:
+        for seed in seeds:
+            if (fact['row'], seed) in done:
+                continue
+            run_dir = osp.join(work_root, f'{fact["row"]}_s{seed}')
+            os.makedirs(run_dir, exist_ok=True)
+            with open(osp.join(run_dir, STAMP), 'w') as f:
+                json.dump(fact, f, indent=1)
 
 
 def merged_row_data(out: str, facts: Sequence[Dict[str, Any]]

@@ -34,13 +34,43 @@ def test_contrast_and_sharpness_of_known_discs():
     bright, m2 = _disc(inside=1.0, outside=0.2)
     assert droplet_look(bright, m2, box)['contrast'] == pytest.approx(4.0,
                                                                       1e-3)
-    # scaling the image (8 vs 16 bit) leaves both unchanged
-    look16 = droplet_look(img * 65535, m, box)
-    assert look16['sharpness'] == pytest.approx(sharp['sharpness'], 1e-5)
+    # the scale and dtype of the image (8 / 16 bit, float64) change nothing
+    for scaled in ((img * 250).round().astype(np.uint8),
+                   (img * 65000).round().astype(np.uint16),
+                   img.astype(np.float64)):
+        look = droplet_look(scaled, m, box)
+        assert look['sharpness'] == pytest.approx(sharp['sharpness'], 1e-3)
+        assert look['contrast'] == pytest.approx(sharp['contrast'], 1e-3)
     # under 4 px: nothing to measure
     tiny = np.zeros_like(m)
     tiny[40, 40] = True
     assert droplet_look(img, tiny, [40, 40, 1, 1]) is None
+
+
+def test_touching_droplets_are_not_background():
+    """The centre disc of a packed 3 x 3 grid: with the other droplets
+    left out of its background ring it measures as the same disc alone."""
+    size, r, step = 100, 10, 21
+    yy, xx = np.mgrid[:size, :size]
+    img = np.ones((size, size), np.float32)
+    masks = []
+    for cy in (29, 29 + step, 29 + 2 * step):
+        for cx in (29, 29 + step, 29 + 2 * step):
+            m = (yy - cy)**2 + (xx - cx)**2 <= r * r
+            img[m] = 0.2
+            masks.append(m)
+    centre = masks[4]
+    occupied = np.any(masks, axis=0)
+    box = [40, 40, 21, 21]
+    alone = droplet_look(*_disc(size, r, c=(50, 50)), box)
+    got = droplet_look(img, centre, box, occupied)
+    assert got['contrast'] == pytest.approx(alone['contrast'], 1e-3)
+    assert got['sharpness'] == pytest.approx(alone['sharpness'], 1e-3)
+    # counting the neighbours as background gets it wrong
+    assert droplet_look(img, centre, box)['contrast'] < 0.9 * got['contrast']
+    # a droplet walled in by others has no background to compare with
+    walled = np.ones_like(occupied)
+    assert droplet_look(img, centre, box, walled) is None
 
 
 def _write_set(tmp_path, blur_sigmas, size=(96, 128)):

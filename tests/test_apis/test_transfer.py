@@ -243,38 +243,87 @@ def test_a_generator_default_change_remakes_frames(tmp_path, monkeypatch):
     assert any('made with other settings' in s for s in said)
 
 
+def _stamp(run_dir, fact):
+    run_dir.mkdir(parents=True)
+    (run_dir / 'data_facts.json').write_text(json.dumps(fact))
+
+
 def test_runs_of_rows_whose_data_changed_are_dropped(tmp_path):
     from droplet_mmdet.apis.transfer import drop_stale_runs
     run = dict(metrics=dict(segm_mAP=0.3, segm_mAP_50=0.5), seconds=1.0)
+    now = dict(syn=dict(row='syn', generated='syn', generator='new'),
+               mix=dict(row='syn+real2', generated='syn', generator='new'),
+               real2=dict(row='real2', real_frames=2),
+               cp5=dict(row='cp5', x=1))
     out = tmp_path / 'out.json'
     out.write_text(json.dumps(dict(iters=10, runs=[
         dict(run, config='syn', seed=0), dict(run, config='syn', seed=1),
         dict(run, config='syn+real2', seed=0),
-        dict(run, config='real2', seed=0)], row_data=[
-        dict(row='syn', generated='syn', generated_frames=120),
-        dict(row='syn+real2', generated='syn', generator='abc'),
-        dict(row='real2', real_frames=2)])))
+        dict(run, config='real2', seed=0), dict(run, config='cp5', seed=0)],
+        row_data=[dict(row='syn', generated='syn'),  # another generator
+                  dict(row='syn+real2', generated='syn', generator='old'),
+                  now['real2']])))  # cp5: runs, but its data not recorded
     work = tmp_path / 'work'
-    for name in ('syn_s0', 'syn_s1', 'syn+real2_s0', 'real2_s0', 'synfit_s0',
-                 'syn_sx'):
+    for name in ('syn_s0', 'syn_s1', 'syn+real2_s0', 'syn+real2_s1',
+                 'real2_s0', 'synfit_s0', 'syn_sx'):
         (work / name).mkdir(parents=True)
+    _stamp(work / 'real2_s1', now['real2'])  # interrupted, same data
+    _stamp(work / 'real2_s2', dict(now['real2'], real_frames=3))
+    (work / 'real2_s3').mkdir()  # interrupted, data not recorded
     said = []
-    facts = [dict(row='syn', generated='syn', generated_frames=120,
-                  generator='abc'),
-             dict(row='syn+real2', generated='syn', generator='abc'),
-             dict(row='real2', real_frames=2), dict(row='cp5', x=1)]
-    assert drop_stale_runs(str(out), facts, str(work), said.append) == [
-        'syn']
+    assert drop_stale_runs(str(out), list(now.values()), str(work),
+                           said.append) == ['syn', 'syn+real2', 'cp5']
     got = json.loads(out.read_text())
     assert [(r['config'], r['seed']) for r in got['runs']] == [
-        ('syn+real2', 0), ('real2', 0)]
-    assert [r['row'] for r in got['row_data']] == ['syn+real2', 'real2']
+        ('real2', 0)]
+    assert [r['row'] for r in got['row_data']] == ['real2']
     assert sorted(p.name for p in work.iterdir()) == [
-        'real2_s0', 'syn+real2_s0', 'syn_sx', 'synfit_s0']
-    assert sum('dropping its result (mask AP 0.3)' in s for s in said) == 2
+        'real2_s0', 'real2_s1', 'syn_sx', 'synfit_s0']
+    assert sum('dropping its result (mask AP 0.3)' in s for s in said) == 4
+    assert any('was not recorded' in s for s in said)
     assert '| syn |' not in (tmp_path / 'out.md').read_text()
     assert '| real2 |' in (tmp_path / 'out.md').read_text()
     # nothing changed: nothing dropped, the file untouched
     text = out.read_text()
-    assert drop_stale_runs(str(out), facts[1:], str(work), said.append) == []
+    assert drop_stale_runs(str(out), [now['real2']], str(work),
+                           said.append) == []
     assert out.read_text() == text
+
+
+def test_interrupted_runs_are_stamped_and_checked_before_a_results_file(
+        tmp_path):
+    """A first run interrupted before any result: its folder's stamp says
+    what it trained on, so new data remove it and the same data keep it."""
+    from droplet_mmdet.apis.transfer import drop_stale_runs, stamp_run_dirs
+    out, work = str(tmp_path / 'none.json'), tmp_path / 'work'
+    fact = dict(row='syn', generator='a')
+    stamp_run_dirs(out, [fact], str(work), [0, 1])
+    assert json.loads((work / 'syn_s1' / 'data_facts.json').read_text()
+                      ) == fact
+    (work / 'syn_s0' / 'last_checkpoint').write_text('x')
+    assert drop_stale_runs(out, [fact], str(work), lambda *a: None) == []
+    assert (work / 'syn_s0' / 'last_checkpoint').is_file()
+    drop_stale_runs(out, [dict(fact, generator='b')], str(work),
+                    lambda *a: None)
+    assert not (work / 'syn_s0').exists() and not (work / 'syn_s1').exists()
+    # finished runs get no stamp folder
+    (tmp_path / 'o.json').write_text(json.dumps(dict(runs=[
+        dict(config='syn', seed=0)])))
+    stamp_run_dirs(str(tmp_path / 'o.json'), [fact], str(work), [0, 1])
+    assert sorted(p.name for p in work.iterdir()) == ['syn_s1']
+
+
+def test_taking_real_all_from_the_ablation_keeps_the_row_data(tmp_path):
+    setup = dict(iters=100, data_options={}, env={}, val_interval=50,
+                 recipe=[])
+    abl = tmp_path / 'abl.json'
+    abl.write_text(json.dumps(dict(iters=100, val_interval=50, runs=[
+        dict(config='+anchors', seed=0, seconds=1.0,
+             metrics=dict(segm_mAP=0.5))])))
+    out = tmp_path / 'out.json'
+    out.write_text(json.dumps(dict(runs=[], row_data=[dict(row='syn', g=1)],
+                                   title='t')))
+    assert reuse_ablation_runs(str(out), str(abl), setup, [0],
+                               log=lambda *a: None) == 1
+    got = json.loads(out.read_text())
+    assert got['row_data'] == [dict(row='syn', g=1)] and got['title'] == 't'

@@ -369,6 +369,25 @@ def test_gas_bubbles_are_dark_bodies_with_a_bright_centre():
             (d.cx, d.diameter, d.mask.tobytes()) for d in plain[1]]
         assert 'gas_bubbles' not in plain[2]
     assert checked >= 6
+    # the frame's other draws (blur, photons, layout) are those of the
+    # same frame of droplets, beads inside droplets included
+    for seed in range(6):
+        kw = dict(height=160, width=160, contents_prob=1.0, defocus=(0.3, 0.3))
+        with_b = render_frame(FrameSpec.v1(gas_bubbles=1.0, **kw), seed)[2]
+        without = render_frame(FrameSpec.v1(**kw), seed)[2]
+        assert with_b['gas_bubbles'] and 'gas_bubbles' not in without
+        assert {k: v for k, v in with_b.items() if k != 'gas_bubbles'
+                } == without
+    # a frame the knob leaves without bubbles is the v1 frame, byte for byte
+    some = [render_frame(FrameSpec.v1(height=128, width=128,
+                                      gas_bubbles=0.3), seed) for seed in
+            range(8)]
+    plain = [s for s, frame in enumerate(some)
+             if not frame[2]['gas_bubbles']]
+    assert 0 < len(plain) < 8
+    for seed in plain:
+        assert some[seed][0].tobytes() == render_frame(
+            FrameSpec.v1(height=128, width=128), seed)[0].tobytes()
     # a fluorescence frame never shows bubbles
     info = render_frame(FrameSpec(**{**spec.to_dict(),
                                      'look': 'fluorescence'}), 0)[2]

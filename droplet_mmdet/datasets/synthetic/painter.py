@@ -178,8 +178,6 @@ def paint_brightfield(img: np.ndarray, owner: np.ndarray,
     gain = rng.uniform(0.05, 0.25, m)
     dark = rng.uniform(0.5, 0.9, m)
     contents = rng.random(m) < contents_prob
-    if bubble is not None:
-        contents[:] = False
     below = zi < 0
     za = np.minimum(np.abs(zi), 1.0)
     sd = np.hypot(0.5 * rim_w, si)
@@ -252,7 +250,10 @@ def paint_brightfield(img: np.ndarray, owner: np.ndarray,
         sl = slice(off_[j], off_[j + 1])
         f = val[sl].reshape(h, w)
         if contents[j]:
-            _contents(f, cov[sl].reshape(h, w), rng)
+            # gas holds no beads: drawn on a copy, so that the frame's
+            # stream draws what it would for droplets
+            _contents(f if bubble is None else f.copy(),
+                      cov[sl].reshape(h, w), rng)
         img[y0:y1, x0:x1] *= f
         if labelled_[i]:
             geoms[i] = (x0, y0, d[sl].reshape(h, w), rn[sl].reshape(h, w))

@@ -182,7 +182,6 @@ def _v2_droplets(spec: FrameSpec) -> bool:
     one-pass painter; otherwise droplets are painted one by one, as v1
     did)."""
     return (is_on(spec.defocus) or is_on(spec.rim_scale)
-            or spec.gas_bubbles > 0
             or is_on(spec.harmonics) or spec.coalesce > 0
             or spec.stacked > 0 or spec.satellite_rate > 0)
 
@@ -280,7 +279,7 @@ def render_frame(spec: FrameSpec, seed: int
     if spec.gas_bubbles > 0:
         bubble = _gas_bubbles(spec, seed, len(outlines), look)
         info['gas_bubbles'] = bubble is not None
-    if look == 'brightfield' and _v2_droplets(spec):
+    if look == 'brightfield' and (_v2_droplets(spec) or bubble is not None):
         geoms = paint_brightfield(img, owner, outlines, labelled, z, rim,
                                   spec.contents_prob, rng, bubble)
     else:
