@@ -25,8 +25,7 @@ def main():
     p.add_argument('--title', default=None, help='plot title')
     args = p.parse_args()
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    from droplet_mmdet.apis.ablation import (markdown_table, plot_curves,
-                                             summarize_runs)
+    from droplet_mmdet.apis.ablation import summarize_runs, write_results
 
     def load(path):
         try:
@@ -51,12 +50,8 @@ def main():
             out['runs'] = [r for r in out['runs'] if (r['config'], r['seed'])
                            != (run['config'], run['seed'])] + [run]
     out['summary'] = summarize_runs(out['runs'])
-    with open(args.target, 'w') as f:
-        json.dump(out, f, indent=2)
-    stem = osp.splitext(args.target)[0]
-    with open(stem + '.md', 'w') as f:
-        f.write(markdown_table(out['summary']) + '\n')
-    plot_curves(out['runs'], stem + '.png', args.title or osp.basename(stem))
+    write_results(args.target, out, args.title or osp.basename(
+        osp.splitext(args.target)[0]))
     print(f'{args.target}: {len(out["runs"])} runs; ' + ', '.join(
         f'{r["config"]} s{r["seed"]}' for r in out['runs']))
 

@@ -183,6 +183,19 @@ def plot_curves(runs: List[Dict], out_png: str, title: str = '') -> None:
     plt.close(fig)
 
 
+def write_results(out: str, results: Dict, title: Optional[str] = None
+                  ) -> None:
+    """Write a results file ``out`` (json, with ``runs`` and ``summary``)
+    and its ``.md`` table; with a ``title``, its ``.png`` curves too."""
+    with open(out, 'w') as f:
+        json.dump(results, f, indent=2)
+    stem = osp.splitext(out)[0]
+    with open(stem + '.md', 'w') as f:
+        f.write(markdown_table(results['summary']) + '\n')
+    if title is not None:
+        plot_curves(results['runs'], stem + '.png', title)
+
+
 def config_with_env(path: str, env: Dict[str, str]):
     """``Config.fromfile(path)`` with ``env`` set while it is read (the
     ``{{$VAR:default}}`` items of data profiles), the environment restored
@@ -391,12 +404,7 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             log(f'{name} seed {seed}: mask AP {metrics.get("segm_mAP"):.3f}'
                 f' ({time.time() - t:.0f}s)')
             rows = summarize_runs(runs)
-            with open(out, 'w') as f:
-                json.dump(dict(runs=runs, summary=rows, **setup,
-                               evaluated_checkpoints=eval_only,
-                               **(extra or {})),
-                          f, indent=2)
-            with open(osp.splitext(out)[0] + '.md', 'w') as f:
-                f.write(markdown_table(rows) + '\n')
-            plot_curves(runs, osp.splitext(out)[0] + '.png', title)
+            write_results(out, dict(runs=runs, summary=rows, **setup,
+                                    evaluated_checkpoints=eval_only,
+                                    **(extra or {})), title)
     return summarize_runs(runs)

@@ -400,15 +400,12 @@ def drop_stale_runs(out: str, facts: Sequence[Dict[str, Any]],
                 keep.append(run)
                 finished.add(f'{run["config"]}_s{run["seed"]}')
         if stale:
-            from .ablation import markdown_table, summarize_runs
+            from .ablation import summarize_runs, write_results
             res['runs'] = keep
             res['summary'] = summarize_runs(keep)
             res['row_data'] = [r for r in res.get('row_data', [])
                                if r['row'] not in stale]
-            with open(out, 'w') as f:
-                json.dump(res, f, indent=2)
-            with open(osp.splitext(out)[0] + '.md', 'w') as f:
-                f.write(markdown_table(res['summary']) + '\n')
+            write_results(out, res)
     for row, fact in want.items():
         for run_dir in _row_dirs(work_root, row):
             if osp.basename(run_dir) in finished:
