@@ -4,25 +4,32 @@
 # lent GPU is the fastest way through the rows left
 # (python tools/benchmark.py --data DATA --iters 1000 --status).
 #
-#   DEADLINE=540 PAR=3 bash tools/gpu_ablation.sh A:bubbles:+focal:0 T:bubbles:synfit:0 ...
+#   DEADLINE=560 PAR=5 bash tools/gpu_ablation.sh A:bubbles:+focal:0 T:bubbles:synfit:0 ...
 #
 # A:<data>:<row>:<seed> is a tools/benchmark.py row, T:... a
 # tools/benchmark_transfer.py row; same schedule as the CPU tables
-# (ITERS=1000, validation every VAL=200). PAR runs share the GPU at a
-# time; each writes its own results file $OUT/<spec>.json (a run cut by
+# (ITERS=1000, validation every VAL=200). PAR runs (default 5: on an
+# H100 with 16 cores, 5 runs of 1000 iterations took 310-395 s each) share the GPU at a
+# time; each writes its own results file <spec>.json (a run cut by
 # the deadline writes nothing). Merge them back here with
-#   python tools/merge_benchmark_runs.py benchmarks/ablation_<data>_1000it_gpu.json OUT/A_<data>_*.json
+#   tar -xzf OUT/rows.tar.gz -C rows/
+#   python tools/merge_benchmark_runs.py benchmarks/ablation_<data>_1000it_gpu.json rows/A_<data>_*.json
 # (kept apart from the CPU tables: another device, fp32 on both).
 # The environment comes from tools/gpu_env.sh (carried wheels, cached or
 # built mmcv); the data from BUBBLES_ROOT (default .gpu/bubbles/) and
 # ZEROG_ROOT (default .gpu/zerog_bubbles/: images/ and labels/, converted
 # on first use). DRY=1: a CPU dry run with the repository's .venv and
 # ITERS=2.
+# The results files go to ROWS (default /tmp/gpu_rows) and, at the end,
+# into one archive $OUT/rows.tar.gz (the device tool brings back at most 8
+# files). Run dirs are /tmp/gw/<spec>: a run cut by the deadline resumes
+# from its checkpoint when the next call lands on the same warm machine.
 set -u
 (( $# )) || { echo "usage: $0 A|T:<data>:<row>:<seed> ..."; exit 2; }
 source "$(dirname "$0")/gpu_env.sh" || exit 1
-PAR=${PAR:-3}
-mkdir -p /tmp/gw
+PAR=${PAR:-5}
+ROWS=${ROWS:-/tmp/gpu_rows}
+mkdir -p /tmp/gw "$ROWS"
 export BUBBLES_ROOT=${BUBBLES_ROOT:-$ROOT/.gpu/bubbles/}
 export ZEROG_ROOT=${ZEROG_ROOT:-$ROOT/.gpu/zerog_bubbles/}
 setup_python
@@ -42,7 +49,7 @@ run_spec() {
     t0=$(el)
     timeout $(( $(left) - 10 )) $PY "$tool" --data "$data" --rows "$row" \
         --seeds "$seed" --iters "$ITERS" --val-interval "$VAL" \
-        --work-root "/tmp/gw/$name" --out "$OUT/$name.json" \
+        --work-root "/tmp/gw/$name" --out "$ROWS/$name.json" \
         > "/tmp/res/$name.log" 2>&1
     rc=$?
     say "$name rc=$rc in $(( $(el) - t0 ))s: $(grep -h ': mask AP' "/tmp/res/$name.log" | tail -n 1)"
@@ -61,4 +68,5 @@ for spec in "$@"; do
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 tar -czf "$OUT/logs.tar.gz" -C /tmp/res . 2>/dev/null
-say "done: $(ls "$OUT"/*.json 2>/dev/null | wc -l) results file(s) in $OUT"
+tar -czf "$OUT/rows.tar.gz" -C "$ROWS" . 2>/dev/null
+say "done: $(ls "$ROWS"/*.json 2>/dev/null | wc -l) results file(s) in $OUT/rows.tar.gz"

@@ -172,7 +172,12 @@ def plot_curves(runs: List[Dict], out_png: str, title: str = '') -> None:
             ax.fill_between(x, ap.min(0), ap.max(0), color=style['color'],
                             alpha=0.15)
     axes[0].set_xlabel('iteration')
-    axes[1].set_xlabel('training time, min (2-core CPU)')
+    # runs written before they recorded a device all trained on the CPU
+    devices = sorted({r.get('device', 'cpu') for r in runs})
+    where = ', '.join('2-core CPU' if d == 'cpu' else d for d in devices)
+    if len(devices) > 1:
+        where += ': not comparable'
+    axes[1].set_xlabel(f'training time, min ({where})')
     axes[0].set_ylabel('mask AP (val)')
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -320,6 +325,16 @@ def ablation_status(rows: Sequence[str], seeds: Sequence[int],
     return status
 
 
+def device_name() -> str:
+    """What the runs train on: the GPU's name, or ``cpu`` (a results
+    file can hold runs from several machines, see
+    ``tools/merge_benchmark_runs.py``)."""
+    import torch
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return 'cpu'
+
+
 def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                  data_options: Dict[str, str], iters: int, work_root: str,
                  out: str, root: str, env: Optional[Dict[str, str]] = None,
@@ -395,7 +410,8 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                 else None
             metrics = run_one(path, run_dir, opts, root, env, ckpt)
             run = dict(config=name, seed=seed, metrics=metrics,
-                       seconds=round(time.time() - t, 1))
+                       seconds=round(time.time() - t, 1),
+                       device=device_name())
             if techs is not None:
                 run['techniques'] = techs
             if not eval_only:

@@ -242,3 +242,24 @@ def test_status_of_a_long_ablation(tmp_path):
     # another schedule's results do not count as done
     st = ablation_status(['stock'], [0], str(tmp_path), str(out), 200)
     assert st[0]['state'] == 'pending'
+
+
+def test_each_run_records_the_device_it_trained_on(tmp_path, monkeypatch):
+    # results files merge runs from several machines
+    # (tools/merge_benchmark_runs.py): each run says where it trained.
+    # The training subprocess is replaced by a fixed result; the device
+    # comes from torch, as in a real run.
+    import torch
+
+    from droplet_mmdet.apis import ablation
+    monkeypatch.setattr(ablation, 'run_one',
+                        lambda *a, **k: dict(segm_mAP=0.5))
+    out = str(tmp_path / 'ablation.json')
+    ablation.run_ablation(['configs/slim_stock.py'], [0], {}, 200,
+                          str(tmp_path / 'w'), out, ROOT,
+                          log=lambda *a: None)
+    with open(out) as f:
+        run, = json.load(f)['runs']
+    want = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+            else 'cpu')
+    assert run['device'] == want
