@@ -97,6 +97,36 @@ def calibrate_count_threshold(gt_counts: Sequence[int],
     return thr, count_errors(gt, counts[k])
 
 
+def held_out_count_errors(gt_counts: Sequence[int],
+                          image_scores: Sequence[np.ndarray],
+                          folds: int = 5) -> Dict[str, float]:
+    """Count errors of the calibrated threshold on images it was not
+    chosen on, an honest estimate of what calibration gives on new frames
+    of the same kind (the in-sample error of
+    :func:`calibrate_count_threshold` is optimistic). The images are dealt
+    into ``folds`` groups (image ``j`` into group ``j % folds``; with
+    ``folds`` or fewer images, one image per group: leave one out); each
+    group is counted at the threshold chosen on all the others.
+
+    Returns:
+        dict: :func:`count_errors` of the held-out counts; NaN for fewer
+        than 2 images.
+    """
+    gt = np.asarray(gt_counts, np.float64)
+    n = len(gt)
+    if n < 2:
+        return count_errors([], [])
+    k = min(folds, n)
+    counts = np.zeros(n, np.int64)
+    for f in range(k):
+        rest = [i for i in range(n) if i % k != f]
+        thr, _ = calibrate_count_threshold(gt[rest],
+                                           [image_scores[i] for i in rest])
+        for j in range(f, n, k):
+            counts[j] = int((np.asarray(image_scores[j]) >= thr).sum())
+    return count_errors(gt, counts)
+
+
 def count_report(names: Sequence[str], gt_counts: Sequence[int],
                  image_scores: Sequence[np.ndarray], thr: float,
                  worst: int = 10) -> List[str]:

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from droplet_mmdet.apis.infer import resolve_score_thr
 from droplet_mmdet.engine import CountThresholdHook, load_count_threshold
 from droplet_mmdet.evaluation import (calibrate_count_threshold, count_errors,
-                                      count_report)
+                                      count_report, held_out_count_errors)
 
 
 def test_threshold_minimises_count_error_on_hand_made_scores():
@@ -38,6 +38,30 @@ def test_threshold_when_best_count_needs_lowest_or_no_scores():
     thr, _ = calibrate_count_threshold([1, 1], [np.array([0.9]),
                                                 np.array([0.8, 0.7])])
     assert 0.7 < thr <= 0.8
+
+
+def test_held_out_error_counts_each_image_at_the_others_threshold():
+    gt = [2, 1]
+    scores = [np.array([0.9, 0.8, 0.3]), np.array([0.7, 0.6])]
+    # chosen on both images, 0.65 counts both exactly: in-sample error 0
+    assert calibrate_count_threshold(gt, scores)[1]['count_mre'] == 0
+    # chosen on image 0 alone: 2 of [0.9, 0.8, 0.3] -> thr 0.55, which
+    # counts 2 in image 1 (true 1: +100 %); chosen on image 1 alone:
+    # thr 0.65, 2 in image 0 (exact)
+    held = held_out_count_errors(gt, scores)
+    assert held['count_mre'] == pytest.approx(50.0)
+    assert held['count_bias'] == pytest.approx(0.5)
+    # images alike: any other image's threshold counts each exactly
+    same = held_out_count_errors([2] * 7, [np.array([0.9, 0.8, 0.3])] * 7)
+    assert same['count_mre'] == 0
+    # 5 folds of 7 images: image j's threshold comes from images not in
+    # j's fold (j % 5); one odd image in fold 1 (images 1 and 6) is then
+    # counted at the others' threshold and is the only one off
+    scores7 = [np.array([0.9, 0.8, 0.3])] * 7
+    scores7[6] = np.array([0.9, 0.85, 0.82, 0.3])
+    odd = held_out_count_errors([2] * 7, scores7)
+    assert odd['count_mae'] == pytest.approx(1 / 7)
+    assert np.isnan(held_out_count_errors([2], [scores[0]])['count_mre'])
 
 
 class _Runner:

@@ -113,6 +113,20 @@ def test_counts_sizes_and_bins(tmp_path):
     assert out['count_mae'] == pytest.approx((1 + 1) / 2)
     assert out['count_bias'] == pytest.approx(1.0)
     assert out['count_mre'] == pytest.approx((1 / 3 + 1 / 2) / 2 * 100)
+    # held out: image 2 alone (2 true; scores .99 .945 .90) puts the
+    # threshold at .9225, which counts image 1 (.99 .96 .93 .90) as 3,
+    # exact; image 1 alone puts it at .915: image 2 counted as 2, exact
+    assert out['count_mae_heldout'] == 0
+    # scores that separate nothing: each image's top prediction at .99,
+    # the rest at .1. Image 1 alone (3 true; 1 or 4 countable) picks 4 at
+    # >= .05, which counts image 2 as 3 (true 2); image 2 alone (2 true; 1
+    # or 3, a tie, to the higher threshold) picks 1 at >= .545, which
+    # counts image 1 as 1 (true 3)
+    one = _samples(discs, drop_last=True, extra=2)
+    for s in one:
+        s['pred_instances']['scores'][1:] = 0.1
+    out1 = _run(path, one)
+    assert out1['count_mae_heldout'] == pytest.approx((1 + 2) / 2)
     assert out['matched_pct'] == pytest.approx(60.0)
     # the 24 px disc (r=12) is missed: its bin has recall 0; 20 px bin full
     assert out['R50_d22-26'] == 0.0

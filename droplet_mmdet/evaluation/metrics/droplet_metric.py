@@ -13,7 +13,9 @@ and AP_m / AP_l are -1. This metric reports instead:
   ``count_bias_cal``; :class:`CountThresholdHook` stores it beside the
   checkpoints for ``tools/infer.py``). Chosen and scored on the same
   images, the calibrated error is optimistic for this set: calibrate on
-  validation, report on test;
+  validation, report on test. ``count_mre_heldout`` (``_mae_``,
+  ``_bias_``) is the honest estimate: each image counted at the threshold
+  chosen on the other images (5 folds; leave one out up to 5 images);
 * sizes: median absolute equivalent-diameter error of matched pairs (mask
   IoU >= ``match_iou``) in px and %, and predicted vs true mean diameter and
   coefficient of variation (polydispersity).
@@ -40,7 +42,8 @@ from pycocotools.cocoeval import COCOeval
 
 from ..coco_utils import ann_to_rle, clean_coco, load_json
 from ..droplet_stats import (calibrate_count_threshold, count_errors,
-                             count_report, diameter_stats, match_masks)
+                             count_report, diameter_stats,
+                             held_out_count_errors, match_masks)
 
 INF = float('inf')
 DEFAULT_BINS = ((0, 18), (18, 22), (22, 26), (26, 32), (32, INF))
@@ -241,6 +244,9 @@ class DropletMetric(BaseMetric):
             gt_counts, [r['scores'] for r in results])
         out['count_thr'] = thr
         out.update({f'{k}_cal': v for k, v in cal.items()})
+        held = held_out_count_errors(gt_counts,
+                                     [r['scores'] for r in results])
+        out.update({f'{k}_heldout': v for k, v in held.items()})
         names = [osp.basename(coco_gt.imgs[self._img_map[r['img_id']]].get(
             'file_name', str(r['img_id']))) for r in results]
         MMLogger.get_current_instance().info(
