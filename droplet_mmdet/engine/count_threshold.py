@@ -51,6 +51,8 @@ class CountThresholdHook(Hook):
         runner.logger.info(
             f'count threshold {entry["count_thr"]:.3f} (count error '
             f'{entry.get("count_mre_cal", float("nan")):.1f} % there, '
+            f'{entry.get("count_mre_heldout", float("nan")):.1f} % on '
+            'frames it was not chosen on, '
             f'{entry.get("count_mre", float("nan")):.1f} % at the fixed '
             f'threshold) -> {path} [{name}]')
 
