@@ -65,7 +65,8 @@ def main():
     p.add_argument('--status', action='store_true',
                    help='train nothing: list which runs are done, partial '
                    '(and the iteration they resume from) or pending, and '
-                   'the CPU time left')
+                   'the CPU time left; runs done on a GPU '
+                   '(<out>_gpu.json) are named too')
     p.add_argument('--eval-only', action='store_true',
                    help='train nothing: re-evaluate the iter_<iters>.pth '
                    'checkpoints of an earlier run in --work-root')
@@ -87,13 +88,17 @@ def main():
                 p.error(str(err))
     if args.status:
         from droplet_mmdet.apis.ablation import ablation_status
+        gpu = osp.splitext(out)[0] + '_gpu.json'
         status = ablation_status(rows, args.seeds, work_root, out,
-                                 args.iters)
+                                 args.iters, others=[gpu])
         for s in status[:-1]:
             what = (f'mask AP {s["mask_ap"]:.3f} in {s["seconds"] / 60:.0f}'
                     ' min' if s['state'] == 'done' else
                     f'resumes at iteration {s["resumes_at"]}'
                     if s['state'] == 'partial' else '')
+            for e in s.get('elsewhere', ()):
+                what += (f' (done on {e["device"]}: mask AP '
+                         f'{e["mask_ap"]:.3f}, {osp.relpath(e["file"])})')
             print(f'{s["row"]:>28s} seed {s["seed"]}  {s["state"]:8s} '
                   f'{what}')
         est = status[-1]

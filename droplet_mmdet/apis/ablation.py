@@ -284,20 +284,30 @@ def same_setup(prev: Dict, setup: Dict) -> bool:
 
 
 def ablation_status(rows: Sequence[str], seeds: Sequence[int],
-                    work_root: str, out: str, iters: int) -> List[Dict]:
+                    work_root: str, out: str, iters: int,
+                    others: Sequence[str] = ()) -> List[Dict]:
     """Where a long (multi-session) ablation stands, without training:
     per run, in the order :func:`run_ablation` trains them, ``done`` (in
     ``out``, with its final mask AP and seconds), ``partial`` (a
     checkpoint in its work dir: the iteration it resumes from) or
     ``pending``; the last entry estimates the CPU time left from the
-    finished runs' mean."""
+    finished runs' mean. A run not done here but found in one of
+    ``others`` (results files of the same schedule from another device,
+    e.g. ``*_gpu.json``) says so in ``elsewhere`` (file, device, mask
+    AP); it still counts as left here."""
     from .ablation_rows import run_dir_name
-    done = {}
-    if osp.isfile(out):
-        with open(out) as f:
+
+    def finished(path):
+        if not osp.isfile(path):
+            return {}
+        with open(path) as f:
             prev = json.load(f)
-        if prev.get('iters') == iters:
-            done = {(r['config'], r['seed']): r for r in prev['runs']}
+        if prev.get('iters') != iters:
+            return {}
+        return {(r['config'], r['seed']): r for r in prev['runs']}
+
+    done = finished(out)
+    other_runs = [(path, finished(path)) for path in others]
     status, left = [], 0.0
     for seed in seeds:
         for row in rows:
@@ -307,6 +317,10 @@ def ablation_status(rows: Sequence[str], seeds: Sequence[int],
                                    mask_ap=r['metrics'].get('segm_mAP'),
                                    seconds=r.get('seconds')))
                 continue
+            elsewhere = [dict(file=path, device=o.get('device', 'cpu'),
+                              mask_ap=o['metrics'].get('segm_mAP'))
+                         for path, runs in other_runs
+                         for o in [runs.get((row, seed))] if o is not None]
             run_dir = osp.join(work_root, f'{run_dir_name(row)}_s{seed}')
             last = osp.join(run_dir, 'last_checkpoint')
             at = 0
@@ -317,6 +331,8 @@ def ablation_status(rows: Sequence[str], seeds: Sequence[int],
             status.append(dict(row=row, seed=seed,
                                state='partial' if at else 'pending',
                                resumes_at=at))
+            if elsewhere:
+                status[-1]['elsewhere'] = elsewhere
             left += 1 - at / iters
     secs = [s['seconds'] for s in status if s['state'] == 'done'
             and s.get('seconds')]

@@ -242,6 +242,20 @@ def test_status_of_a_long_ablation(tmp_path):
     # another schedule's results do not count as done
     st = ablation_status(['stock'], [0], str(tmp_path), str(out), 200)
     assert st[0]['state'] == 'pending'
+    # runs of the same schedule done on a GPU are named, not counted
+    gpu = tmp_path / 'ablation_gpu.json'
+    gpu.write_text(json.dumps(dict(iters=1000, runs=[
+        dict(config='recipe-focal', seed=0, seconds=300.0, device='H100',
+             metrics=dict(segm_mAP=0.7)),
+        dict(config='stock', seed=0, seconds=300.0, device='H100',
+             metrics=dict(segm_mAP=0.61))])))
+    st = ablation_status(['stock', '+focal', 'recipe-focal'], [0],
+                         str(tmp_path), str(out), 1000, others=[str(gpu)])
+    assert st[2]['state'] == 'pending'
+    assert st[2]['elsewhere'] == [dict(file=str(gpu), device='H100',
+                                       mask_ap=0.7)]
+    assert 'elsewhere' not in st[0] and 'elsewhere' not in st[1]
+    assert st[-1] == dict(runs_left=1.6, hours_left=1.6)
 
 
 def test_each_run_records_the_device_it_trained_on(tmp_path, monkeypatch):
