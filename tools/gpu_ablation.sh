@@ -17,9 +17,14 @@
 # (kept apart from the CPU tables: another device, fp32 on both).
 # The environment comes from tools/gpu_env.sh (carried wheels, cached or
 # built mmcv); the data from BUBBLES_ROOT (default .gpu/bubbles/) and
-# ZEROG_ROOT (default .gpu/zerog_bubbles/: images/ and labels/, converted
-# on first use). DRY=1: a CPU dry run with the repository's .venv and
-# ITERS=2.
+# ZEROG_ROOT (default .gpu/zerog_bubbles/: images/ and labels/ or
+# labels.tar.xz, converted on first use). What to carry (64 MiB at most):
+# .gpu/mmcv_cache (18 MB as mmcv-wheel.tar.xz), .gpu/whl (8 MB), the tree
+# (4 MB) and .gpu/bubbles (8 MB) and/or .gpu/zerog_bubbles (20 MB).
+# DRY=1: a CPU dry run with the repository's .venv and ITERS=2 (checked
+# with a zerog row from labels.tar.xz; like any run on another ZEROG_ROOT it
+# re-converts data/zerog_bubbles/annotations, and the next run on the
+# usual root converts them back).
 # The results files go to ROWS (default /tmp/gpu_rows) and, at the end,
 # into one archive $OUT/rows.tar.gz (the device tool brings back at most 8
 # files). Run dirs are /tmp/gw/<spec>: a run cut by the deadline resumes
@@ -32,6 +37,12 @@ ROWS=${ROWS:-/tmp/gpu_rows}
 mkdir -p /tmp/gw "$ROWS"
 export BUBBLES_ROOT=${BUBBLES_ROOT:-$ROOT/.gpu/bubbles/}
 export ZEROG_ROOT=${ZEROG_ROOT:-$ROOT/.gpu/zerog_bubbles/}
+# zerog's labelme files travel as labels.tar.xz (0.6 MB instead of 18)
+if [[ ! -d ${ZEROG_ROOT}labels && -f ${ZEROG_ROOT}labels.tar.xz ]]; then
+    mkdir -p /tmp/zerog && ln -sfn "$(cd "$ZEROG_ROOT" && pwd)/images" /tmp/zerog/images
+    tar -xJf "${ZEROG_ROOT}labels.tar.xz" -C /tmp/zerog && export ZEROG_ROOT=/tmp/zerog/
+    say "zerog_bubbles: labels unpacked, ZEROG_ROOT=$ZEROG_ROOT"
+fi
 setup_python
 if [[ $DRY == 1 ]]; then ITERS=${ITERS:-2} VAL=${VAL:-2}
 else ITERS=${ITERS:-1000} VAL=${VAL:-200}; fi

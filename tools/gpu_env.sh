@@ -3,7 +3,8 @@
 # with log.txt, and setup_python: the machine's own python3 with its CUDA
 # torch, numpy and opencv, the carried wheels (WHEELS) installed into
 # /tmp/site, and mmcv 2.1.0 with CUDA ops (the cached wheel in
-# MMCV_CACHE when carried, else built as tools/setup_env.sh builds it);
+# MMCV_CACHE/<key>/ when carried, as mmcv-*.whl or unpacked in
+# mmcv-wheel.tar.xz, else built as tools/setup_env.sh builds it);
 # it sets PY, DEV, N, NPROC. DRY=1: the repository's .venv on the CPU,
 # nothing installed.
 T0=$(date +%s)
@@ -38,6 +39,13 @@ setup_python() {
         if ls "$MMCV_CACHE/$KEY"/mmcv-*.whl >/dev/null 2>&1; then
             say "cached wheel carried"
             WHEEL=$(ls "$MMCV_CACHE/$KEY"/mmcv-*.whl | head -n 1)
+        elif [[ -f "$MMCV_CACHE/$KEY/mmcv-wheel.tar.xz" ]]; then
+            # the wheel's contents re-packed with xz: 18 MB instead of the
+            # wheel's 37, so that a real set fits the device's 64 MiB too
+            # (make it with: unzip the wheel, tar -cf - . | xz -6)
+            say "cached wheel carried unpacked (xz)"
+            tar -xJf "$MMCV_CACHE/$KEY/mmcv-wheel.tar.xz" -C /tmp/site \
+                && WHEEL=unpacked || say "mmcv unpack FAILED"
         else
             [[ -z "${CUDA_HOME:-}" ]] && export CUDA_HOME=$(dirname "$(dirname "$(command -v nvcc)")")
             env MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=9.0 MAX_JOBS=$NPROC \
@@ -55,6 +63,6 @@ setup_python() {
             fi
         fi
         [[ -z "$WHEEL" ]] && { say "no mmcv wheel: stop"; exit 1; }
-        $PY -m pip install -q --no-index --no-deps --target /tmp/site "$WHEEL" || say "mmcv install FAILED"
+        [[ $WHEEL == unpacked ]] || $PY -m pip install -q --no-index --no-deps --target /tmp/site "$WHEEL" || say "mmcv install FAILED"
     fi
 }
