@@ -383,6 +383,7 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             trains on).
     """
     val_interval = val_interval or iters
+    device = device_name()
     setup = dict(iters=iters, data_options=data_options, env=env or {},
                  val_interval=val_interval, recipe=list(recipe))
     runs = []
@@ -427,7 +428,7 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             metrics = run_one(path, run_dir, opts, root, env, ckpt)
             run = dict(config=name, seed=seed, metrics=metrics,
                        seconds=round(time.time() - t, 1),
-                       device=device_name())
+                       device=device)
             if techs is not None:
                 run['techniques'] = techs
             if not eval_only:

@@ -62,6 +62,16 @@ def test_held_out_error_counts_each_image_at_the_others_threshold():
     odd = held_out_count_errors([2] * 7, scores7)
     assert odd['count_mae'] == pytest.approx(1 / 7)
     assert np.isnan(held_out_count_errors([2], [scores[0]])['count_mre'])
+    # fold dealing (j % folds) decides the result: A, B need a high
+    # threshold, C, D a low one (2 true each). With 2 folds, {A, C} and
+    # {B, D}: each calibration set ties 1 : 1, the higher threshold wins,
+    # so A and B are exact and C and D off by one (mae 0.5). Leave one out:
+    # each image's calibration set is 2 : 1 against it, all four off by
+    # one (mae 1); contiguous folds {A, B}, {C, D} would also give 1
+    hi, lo = np.array([0.9, 0.85, 0.82, 0.3]), np.array([0.9, 0.8, 0.3])
+    abcd = [hi, hi, lo, lo]
+    assert held_out_count_errors([2] * 4, abcd, folds=2)['count_mae'] == 0.5
+    assert held_out_count_errors([2] * 4, abcd, folds=4)['count_mae'] == 1
 
 
 class _Runner:

@@ -240,20 +240,18 @@ class DropletMetric(BaseMetric):
             pair_gt += list(g_area[pairs[:, 0]])
             pair_pred += list(p_area[pairs[:, 1]])
         out.update(count_errors(gt_counts, pred_counts))
-        thr, cal = calibrate_count_threshold(
-            gt_counts, [r['scores'] for r in results])
+        scores = [r['scores'] for r in results]
+        thr, cal = calibrate_count_threshold(gt_counts, scores)
         out['count_thr'] = thr
         out.update({f'{k}_cal': v for k, v in cal.items()})
-        held = held_out_count_errors(gt_counts,
-                                     [r['scores'] for r in results])
+        held = held_out_count_errors(gt_counts, scores)
         out.update({f'{k}_heldout': v for k, v in held.items()})
         names = [osp.basename(coco_gt.imgs[self._img_map[r['img_id']]].get(
             'file_name', str(r['img_id']))) for r in results]
         MMLogger.get_current_instance().info(
             f'count per image at the calibrated threshold {thr:.3f} '
             '(true -> counted, largest error first): ' + '; '.join(
-                count_report(names, gt_counts,
-                             [r['scores'] for r in results], thr)))
+                count_report(names, gt_counts, scores, thr)))
         if gt_areas or pred_areas:
             out.update(diameter_stats(gt_areas, pred_areas, pair_gt,
                                       pair_pred))
