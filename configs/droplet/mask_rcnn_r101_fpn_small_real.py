@@ -19,7 +19,3 @@ model = dict(
     test_cfg=_base_.dense_test_cfg)
 optim_wrapper = dict(type='AmpOptimWrapper', dtype='float16',
                      loss_scale='dynamic')
-# The ablation base keeps its DefaultSampler for its recorded runs; here,
-# as in configs/_base_/datasets/, training draws from an endless shuffle
-# (no 2 s pause of mmengine's at every epoch end of a 25-45 frame set).
-train_dataloader = dict(sampler=dict(type='InfiniteSampler'))

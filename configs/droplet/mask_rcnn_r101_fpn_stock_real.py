@@ -13,7 +13,3 @@ model = dict(
         bbox_head=dict(num_classes=1), mask_head=dict(num_classes=1)))
 optim_wrapper = dict(type='AmpOptimWrapper', dtype='float16',
                      loss_scale='dynamic')
-# The ablation base keeps its DefaultSampler for its recorded runs; here,
-# as in configs/_base_/datasets/, training draws from an endless shuffle
-# (no 2 s pause of mmengine's at every epoch end of a 25-45 frame set).
-train_dataloader = dict(sampler=dict(type='InfiniteSampler'))

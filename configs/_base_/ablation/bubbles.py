@@ -11,12 +11,7 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=(384, 384)),
     *_base_.train_pipeline[3:]
 ]
-# The ablation keeps mmengine's DefaultSampler (the real set's base draws
-# from an endless shuffle): the runs in benchmarks/ablation_*.json were
-# trained with it, and rows still queued must draw their data the same way.
-train_dataloader = dict(
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 small_anchors = _base_.bubble_anchors
 small_anchors_2s = _base_.bubble_anchors_2s
 rpn_nwd_assigner = dict(

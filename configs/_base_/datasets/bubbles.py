@@ -33,13 +33,7 @@ train_pipeline = [
          poly2mask=False),
     *_base_.train_pipeline[2:]
 ]
-# Iteration-based training draws from an endless shuffle: mmengine's
-# iteration loop pauses 2 s at every epoch end (_InfiniteDataloaderIterator),
-# which for 45 training frames at batch 2 is every 23 iterations (CPU, the
-# ablation's DefaultSampler runs: data time 0.11 s of ~2 s an iteration,
-# about that pause; on a GPU a large share of each step).
 train_dataloader = dict(
-    sampler=dict(type='InfiniteSampler'),
     dataset=dict(
         **bubble_data,
         pipeline=train_pipeline,

@@ -56,13 +56,7 @@ train_pipeline = [
          poly2mask=False),
     *_base_.train_pipeline[2:]
 ]
-# Iteration-based training draws from an endless shuffle: mmengine's
-# iteration loop pauses 2 s at every epoch end (_InfiniteDataloaderIterator),
-# which for 25 training frames at batch 2 is every 13 iterations (CPU, the
-# ablation's DefaultSampler runs: data time 0.13-0.25 s of 1.7-1.9 s an
-# iteration; on a GPU a large share of each step).
 train_dataloader = dict(
-    sampler=dict(type='InfiniteSampler'),
     dataset=dict(
         **zerog_data,
         pipeline=train_pipeline,
