@@ -225,19 +225,9 @@ def mix(generated: dict, real: dict, n_generated: int, n_real: int,
 def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
                 syn_size: int = 512, cp_frames: int = 120,
                 real_share: float = 0.4, data_seed: int = 0,
-                real_epoch: int = 120,
                 log=print) -> Tuple[dict, Dict[str, Any]]:
     """The training dataset of ``row`` over ``cfg``'s real set, making its
     data under ``data_dir`` if needed.
-
-    A row of a few real frames alone (``real2``, ``real5``) repeats them
-    to at least ``real_epoch`` samples per epoch: mmengine's iteration
-    loop pauses 2 s at every epoch end (``_InfiniteDataloaderIterator``),
-    which for 2-5 frames at batch 2 is every 1-3 iterations (measured:
-    data time 0.73 s/iteration in a ``real5`` run, 0.02 in the 120-frame
-    ``syn`` run, and minutes only to skip 600 iterations on resume). The
-    frames are the same and each is still drawn equally often, so this is
-    not a change of the row's data (its facts stay as they were).
 
     Returns:
         tuple: (train dataset config, facts for the results file).
@@ -254,9 +244,6 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
         sub = osp.join(data_dir, f'real{real}.json')
         data = subset_coco(ann, real, sub)
         real_ds['ann_file'] = sub  # absolute: data_root does not apply
-        if kind is None and real < real_epoch:
-            real_ds = dict(type='RepeatDataset', dataset=real_ds,
-                           times=-(-real_epoch // real))
         facts.update(real_frames=real,
                      real_images=[im['file_name'] for im in data['images']],
                      real_droplets=len(data['annotations']))
