@@ -222,3 +222,55 @@ def test_batched_nms_split_path_with_half_scores():
     assert torch.equal(dets_split[:, :4], boxes[keep_split])
     assert torch.allclose(dets_split[:, 4].float(),
                           scores[keep_split].float())
+
+
+class _Items(torch.utils.data.Dataset):
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, i):
+        return i
+
+
+def _epoch_ends(loader, batches, monkeypatch):
+    """Batches of mmengine's iteration loop iterator over ``loader`` and the
+    seconds it slept (``time.sleep`` recorded, not slept)."""
+    import time
+
+    from mmengine.runner.loops import _InfiniteDataloaderIterator
+    slept = []
+    monkeypatch.setattr(time, 'sleep', slept.append)
+    it = _InfiniteDataloaderIterator(loader)
+    return [next(it).tolist() for _ in range(batches)], slept
+
+
+def _loader(**kwargs):
+    from mmengine.dataset import DefaultSampler
+    return torch.utils.data.DataLoader(
+        _Items(), batch_size=2,
+        sampler=DefaultSampler(_Items(), shuffle=True, seed=0), **kwargs)
+
+
+@pytest.mark.parametrize('workers', [
+    dict(num_workers=0),
+    dict(num_workers=1, persistent_workers=True)])
+def test_no_epoch_end_pause_without_workers_to_restart(workers, monkeypatch):
+    """mmengine's iteration loop slept 2 s at every epoch end (every 3
+    batches here). Where no worker shuts down, it no longer does, and the
+    batches are those of mmengine's sampler, epoch after epoch."""
+    got, slept = _epoch_ends(_loader(**workers), 9, monkeypatch)
+    assert slept == []
+    want, sampler = [], _loader().sampler
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        want += [order[i:i + 2] for i in range(0, 5, 2)]
+    assert got == want
+    assert want[:3] != want[3:6]  # the epochs are shuffled anew
+
+
+def test_epoch_end_pause_kept_when_workers_restart(monkeypatch):
+    got, slept = _epoch_ends(_loader(num_workers=1), 7, monkeypatch)
+    assert slept == [2, 2]  # mmengine's own guard, two epoch ends
+    assert sorted(sum(got[:3], [])) == list(range(5))
