@@ -60,8 +60,10 @@ narrow, documented and covered by ``tests/test_compat.py``:
    1-3 for a handful of labelled frames, and on a resume the loop replays
    every epoch end again. Measured here: data time 0.11 (bubbles) and
    0.13-0.25 s (zerog_bubbles) of ~2 s an iteration, 0.73 s with 5 frames,
-   and 20 min to skip 600 iterations on a resume; on a GPU, where a step
-   takes a fraction of a second, the pause is most of the time.
+   and ~9 min (6.7 of them asleep) to skip 600 iterations of a five-frame
+   run on a resume; on a GPU, where a step takes a fraction of a second,
+   the pause is a larger share (estimated, ~90 s of a 310-395 s 1000-
+   iteration bubbles run on an H100).
    :func:`_patch_epoch_pause` skips the pause only where no worker is shut
    down at the epoch end (``persistent_workers=True``, as in every config
    here, or ``num_workers=0``); the sampler, ``set_epoch`` and the order
