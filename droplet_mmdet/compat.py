@@ -71,6 +71,7 @@ narrow, documented and covered by ``tests/test_compat.py``:
    batches. A loader with non-persistent workers keeps the pause.
 """
 import pickle
+import time
 import warnings
 from typing import Any, List, Tuple
 
@@ -313,12 +314,14 @@ class _NoSleep:
     without workers to shut down: everything but ``sleep``."""
 
     def __getattr__(self, name: str) -> Any:
-        import time
         return getattr(time, name)
 
     @staticmethod
     def sleep(seconds: float) -> None:
         pass
+
+
+_NO_SLEEP = _NoSleep()
 
 
 def _patch_epoch_pause() -> None:
@@ -334,7 +337,7 @@ def _patch_epoch_pause() -> None:
                 loader, 'persistent_workers', False):
             return upstream(self)  # workers restart: keep the pause
         saved = loops.time
-        loops.time = _NoSleep()
+        loops.time = _NO_SLEEP
         try:
             return upstream(self)
         finally:
