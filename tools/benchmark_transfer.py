@@ -8,7 +8,10 @@ labels, validated on a real set.
 Rows (``--rows``): ``syn`` (generator v2 frames only), ``cpK`` (cut-and-
 paste frames from the first K real train frames only), ``realK`` (the
 first K real train frames), ``real_all``, ``syn+realK`` and ``cpK+realK``
-(the real frames repeated to ``--real-share`` of the samples). Every row
+(the real frames repeated to ``--real-share`` of the samples), and
+``A-then-B`` (pretrain on row ``A``, then fine-tune on row ``B``'s data
+from ``A``'s final checkpoint of the same seed; ``A`` is added to the rows
+if missing, and trains first). Every row
 trains the slim Mask R-CNN with the set's fitted anchors (the ablation's
 ``+anchors`` row) for the same schedule and validates on the real val
 split (droplet_mmdet/apis/transfer.py). ``real_all`` runs already in
@@ -65,14 +68,26 @@ def main():
     import droplet_mmdet  # noqa: F401
     from droplet_mmdet.apis.ablation import markdown_table, run_ablation
     from droplet_mmdet.apis.transfer import (compose_rows, drop_stale_runs,
-                                             merged_row_data, parse_row,
+                                             finetune_options,
+                                             merged_row_data,
                                              reuse_ablation_runs,
-                                             stamp_run_dirs)
+                                             split_finetune, stamp_run_dirs)
+    rows = []
     for row in args.rows:
         try:
-            parse_row(row)
+            pre, _ = split_finetune(row)
         except ValueError as err:
             p.error(str(err))
+        if pre is not None and pre not in rows:
+            if pre in args.rows:
+                p.error(f'row {row!r} fine-tunes row {pre!r}: list {pre!r} '
+                        'before it')
+            print(f'row {row!r} fine-tunes row {pre!r}: {pre!r} added '
+                  'before it')
+            rows.append(pre)
+        if row not in rows:
+            rows.append(row)
+    args.rows = rows
     tag = f'{args.data}_{args.iters}it'
     work_root = osp.abspath(args.work_root or f'work_dirs/transfer_{tag}')
     out = args.out or osp.join(ROOT, 'benchmarks', f'transfer_{tag}.json')
@@ -101,7 +116,10 @@ def main():
     summary = run_ablation(
         paths, args.seeds, {}, args.iters, work_root, out, ROOT, env=env,
         resume=args.resume, val_interval=args.val_interval,
-        extra=dict(row_data=merged_row_data(out, facts)), title=f'{args.data} transfer: slim Mask R-CNN + fitted anchors, '
+        extra=dict(row_data=merged_row_data(out, facts)),
+        run_options=lambda row, seed: finetune_options(
+            row, seed, args.iters, work_root),
+        title=f'{args.data} transfer: slim Mask R-CNN + fitted anchors, '
         f'{args.iters} iterations')
     print(markdown_table(summary))
 

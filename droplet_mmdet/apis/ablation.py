@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -358,7 +358,10 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                  log=print, val_interval: Optional[int] = None,
                  base_config: Optional[str] = None,
                  recipe: Sequence[str] = (), title: str = '',
-                 extra: Optional[Dict] = None) -> List[Dict]:
+                 extra: Optional[Dict] = None,
+                 run_options: Optional[Callable[[str, int],
+                                                Dict[str, object]]] = None
+                 ) -> List[Dict]:
     """Train every row with every seed, same schedule; write ``out`` (json,
     every run with its learning curve), its ``.md`` table (mean ± half the
     spread) and ``.png`` curves after each run, so that an interrupted
@@ -381,6 +384,10 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             the current code, e.g. after a metric fix.
         extra: more facts for the results file (e.g. what each row
             trains on).
+        run_options: ``(row name, seed) -> --cfg-options`` of that run
+            alone, asked just before it trains (e.g. ``load_from``: the
+            checkpoint of another row's run of the same seed); recorded in
+            the run as ``run_options``.
     """
     val_interval = val_interval or iters
     device = device_name()
@@ -425,10 +432,15 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                                            env or {}, run_dir, opts)
             ckpt = osp.join(run_dir, f'iter_{iters}.pth') if eval_only \
                 else None
-            metrics = run_one(path, run_dir, opts, root, env, ckpt)
+            own = run_options(name, seed) if run_options and not eval_only \
+                else {}
+            metrics = run_one(path, run_dir, {**opts, **own}, root, env,
+                              ckpt)
             run = dict(config=name, seed=seed, metrics=metrics,
                        seconds=round(time.time() - t, 1),
                        device=device)
+            if own:
+                run['run_options'] = own
             if techs is not None:
                 run['techniques'] = techs
             if not eval_only:

@@ -17,7 +17,11 @@ and validates on the real set's val split; only the training data differ:
   cut_paste_dataset`);
 - ``syn+realK`` / ``synfit+realK`` / ``cpK+realK``: both, the K real
   frames repeated so that they make ``real_share`` (40 %) of the samples
-  (DropTrack trains on 60 % synthetic data).
+  (DropTrack trains on 60 % synthetic data);
+- ``A-then-B`` (e.g. ``synfit-then-real5``): pretrain, then fine-tune:
+  row ``B``'s data and schedule, starting from the final checkpoint of
+  row ``A``'s run of the same seed (``load_from``; row ``A`` trains first,
+  in the same work root). Twice the training compute of a plain row.
 
 Synthetic and cut-paste frames go through the real rows' training pipeline
 (random 384 px crop, flips) with their RLE masks loaded per box
@@ -70,6 +74,61 @@ def parse_row(row: str) -> Tuple[Optional[str], Optional[int],
         raise ValueError(f'transfer row {row!r}: cut-paste needs at least '
                          'one source frame')
     return kind, cp, real
+
+
+THEN = '-then-'
+
+
+def split_finetune(row: str) -> Tuple[Optional[str], str]:
+    """``'synfit-then-real5'`` -> ``('synfit', 'real5')`` (pretrain row,
+    fine-tune row); a plain row -> ``(None, row)``. Both parts are checked
+    with :func:`parse_row`.
+
+    Raises:
+        ValueError: for a row this benchmark does not know.
+    """
+    if THEN not in row:
+        parse_row(row)
+        return None, row
+    parts = row.split(THEN)
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f'transfer row {row!r} unknown: a fine-tune row is '
+                         f'<pretrain row>{THEN}<row>, e.g. '
+                         f'synfit{THEN}real5')
+    for part in parts:
+        try:
+            parse_row(part)
+        except ValueError as err:
+            raise ValueError(f'transfer row {row!r}: {err}') from None
+    return parts[0], parts[1]
+
+
+def finetune_options(row: str, seed: int, iters: int,
+                     work_root: str) -> Dict[str, str]:
+    """``--cfg-options`` of one run of ``row``: for ``A-then-B``,
+    ``load_from`` = the final checkpoint of row ``A``'s run of the same
+    seed (``<work_root>/A_s<seed>/iter_<iters>.pth``); nothing for a plain
+    row, or for a run that resumes from its own checkpoint.
+
+    Raises:
+        FileNotFoundError: the pretrain checkpoint is missing (row ``A``
+            not trained here, or its checkpoints were deleted).
+    """
+    pre, _ = split_finetune(row)
+    if pre is None:
+        return {}
+    if osp.isfile(osp.join(work_root, f'{row}_s{seed}', 'last_checkpoint')):
+        return {}  # resumes from its own checkpoint
+    ckpt = osp.join(work_root, f'{pre}_s{seed}', f'iter_{iters}.pth')
+    if not osp.isfile(ckpt):
+        raise FileNotFoundError(
+            f'{ckpt}: row {row!r} seed {seed} fine-tunes the final '
+            f'checkpoint of row {pre!r}, which is not there; train {pre!r} '
+            f'with the same seed, iterations and --work-root first (list it '
+            f'before {row!r} in --rows; if the results file already holds '
+            f'its run, its checkpoints were deleted: drop that run from the '
+            'results file or use a new --out)')
+    return dict(load_from=ckpt)
 
 
 def real_train_source(cfg) -> Tuple[str, str]:
@@ -232,6 +291,15 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
     Returns:
         tuple: (train dataset config, facts for the results file).
     """
+    pre, plain = split_finetune(row)
+    if pre is not None:
+        kw = dict(syn_frames=syn_frames, syn_size=syn_size,
+                  cp_frames=cp_frames, real_share=real_share,
+                  data_seed=data_seed, log=log)
+        _, pre_facts = row_dataset(pre, cfg, data_dir, **kw)
+        ds, facts = row_dataset(plain, cfg, data_dir, **kw)
+        facts.update(row=row, init_from=pre_facts)
+        return ds, facts
     kind, cp, real = parse_row(row)
     real_ds = copy.deepcopy(cfg.train_dataloader.dataset.to_dict()
                             if hasattr(cfg.train_dataloader.dataset,
@@ -306,7 +374,7 @@ def compose_rows(rows: Sequence[str], base_config: str, env: Dict[str, str],
     os.makedirs(cfg_dir, exist_ok=True)
     paths, facts = [], []
     for row in rows:
-        parse_row(row)  # every name checked before any data is made
+        split_finetune(row)  # every name checked before any data is made
     for row in rows:
         ds, fact = row_dataset(row, cfg, osp.join(work_root, 'data'),
                                log=log, **data_kwargs)

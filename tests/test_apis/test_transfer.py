@@ -10,9 +10,11 @@ import pytest
 from mmengine.config import Config
 
 from conftest import ROOT
-from droplet_mmdet.apis.transfer import (compose_rows, generated_pipeline,
+from droplet_mmdet.apis.transfer import (compose_rows, finetune_options,
+                                         generated_pipeline,
                                          merged_row_data, mix, parse_row,
-                                         reuse_ablation_runs, subset_coco)
+                                         reuse_ablation_runs, split_finetune,
+                                         subset_coco)
 
 
 @pytest.mark.parametrize('row,parsed', [
@@ -32,6 +34,42 @@ def test_parse_row(row, parsed):
 def test_unknown_rows_are_refused(row):
     with pytest.raises(ValueError, match=re.escape(f'row {row!r}')):
         parse_row(row)
+
+
+@pytest.mark.parametrize('row,parsed', [
+    ('real5', (None, 'real5')), ('synfit-then-real5', ('synfit', 'real5')),
+    ('cp5-then-real2', ('cp5', 'real2')),
+    ('syn+real5-then-real5', ('syn+real5', 'real5'))])
+def test_split_finetune(row, parsed):
+    assert split_finetune(row) == parsed
+
+
+@pytest.mark.parametrize('row', ['-then-real5', 'synfit-then-',
+                                 'syn-then-real5-then-real2',
+                                 'synfit-then-stock', 'stock-then-real5',
+                                 'syn-real5', 'syn then real5'])
+def test_unknown_finetune_rows_are_refused(row):
+    with pytest.raises(ValueError, match=re.escape(f'row {row!r}')):
+        split_finetune(row)
+
+
+def test_finetune_runs_start_from_the_pretrain_run_of_their_seed(tmp_path):
+    work = tmp_path / 'w'
+    assert finetune_options('real5', 0, 100, str(work)) == {}
+    # no pretrain checkpoint: the error names the file and the remedy
+    with pytest.raises(FileNotFoundError,
+                       match=r'synfit_s1.iter_100\.pth.*train \'synfit\''):
+        finetune_options('synfit-then-real5', 1, 100, str(work))
+    for seed in (0, 1):
+        (work / f'synfit_s{seed}').mkdir(parents=True)
+        (work / f'synfit_s{seed}' / 'iter_100.pth').write_bytes(b'x')
+    (work / 'synfit_s1' / 'iter_50.pth').write_bytes(b'x')
+    assert finetune_options('synfit-then-real5', 1, 100, str(work)) == dict(
+        load_from=str(work / 'synfit_s1' / 'iter_100.pth'))
+    # an interrupted fine-tune resumes from its own checkpoint instead
+    (work / 'synfit-then-real5_s0').mkdir()
+    (work / 'synfit-then-real5_s0' / 'last_checkpoint').write_text('x')
+    assert finetune_options('synfit-then-real5', 0, 100, str(work)) == {}
 
 
 def _coco(n_images, ids=None):
@@ -160,6 +198,51 @@ def test_composed_rows_build_the_datasets_they_name(tmp_path):
                          'cut_paste_report.json').read_text())
     assert report['sources'] == ['1.png']
     assert report['harvest']['frames'] == 1
+
+
+def test_a_finetune_row_trains_on_its_second_row_and_records_the_first(
+        tmp_path):
+    from mmdet.registry import DATASETS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    _fake_bubbles(tmp_path / 'bubbles')
+    env = dict(ABLATION_DATA='bubbles',
+               BUBBLES_ROOT=str(tmp_path / 'bubbles') + '/')
+    rows = ['syn', 'syn-then-real2']
+    paths, facts = compose_rows(
+        rows, osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py'), env,
+        str(tmp_path / 'work'), log=lambda *a: None, syn_frames=4,
+        syn_size=256)
+    assert osp.basename(paths[1]) == 'syn-then-real2.json'
+    ds = DATASETS.build(Config.fromfile(paths[1]).train_dataloader.dataset)
+    assert len(ds) == 2  # the two real frames, no synthetic frame
+    assert ds[0]['inputs'].shape[-2:] == (160, 160)
+    assert facts[1]['row'] == 'syn-then-real2'
+    assert facts[1]['real_images'] == ['1.png', '2.png']
+    assert facts[1]['init_from'] == facts[0]  # the pretrain row's data
+    assert 'generated' not in facts[1]
+
+
+def test_the_pretrain_checkpoint_reaches_the_training_run(tmp_path):
+    # the run option is passed to tools/train.py: the runner loads (here:
+    # refuses to load) exactly that file before the first iteration
+    from droplet_mmdet.apis.ablation import run_ablation
+    _fake_bubbles(tmp_path / 'bubbles')
+    env = dict(ABLATION_DATA='bubbles',
+               BUBBLES_ROOT=str(tmp_path / 'bubbles') + '/')
+    paths, _ = compose_rows(
+        ['real2'], osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py'),
+        env, str(tmp_path / 'work'), log=lambda *a: None)
+    bogus = tmp_path / 'pretrained.pth'
+    bogus.write_text('not a checkpoint')
+    with pytest.raises(RuntimeError, match='training failed'):
+        run_ablation(paths, [0], {}, 2, str(tmp_path / 'work'),
+                     str(tmp_path / 'out.json'), ROOT, env=env,
+                     log=lambda *a: None,
+                     run_options=lambda row, seed: dict(load_from=bogus))
+    log = (tmp_path / 'work' / 'real2_s0' / 'train_stdout.log').read_text()
+    assert f"load_from = '{bogus}'" in log  # the run's config
+    assert f'{bogus}: refused to load this checkpoint' in log  # its loader
 
 
 def test_real_all_runs_are_taken_from_the_ablation(tmp_path):
