@@ -6,9 +6,11 @@
 #
 #   DEADLINE=560 PAR=5 bash tools/gpu_ablation.sh A:bubbles:+focal:0 T:bubbles:synfit:0 ...
 #
-# A:<data>:<row>:<seed> is a tools/benchmark.py row, T:... a
+# A:<data>:<row>:<seed>[:<iters>] is a tools/benchmark.py row, T:... a
 # tools/benchmark_transfer.py row; same schedule as the CPU tables
-# (ITERS=1000, validation every VAL=200). PAR runs (default 5: on an
+# (ITERS=1000, validation every VAL=200; a spec's own <iters>, e.g.
+# A:bubbles:+anchors:1:2000, overrides ITERS for that run, except in a
+# DRY run). PAR runs (default 5: on an
 # H100 with 16 cores, 5 runs of 1000 iterations took 310-395 s each) share the GPU at a
 # time; each writes its own results file <spec>.json (a run cut by
 # the deadline writes nothing). Merge them back here with
@@ -49,17 +51,19 @@ else ITERS=${ITERS:-1000} VAL=${VAL:-200}; fi
 say "rows: $* ($PAR at a time, $ITERS iterations, $(left)s left)"
 
 run_spec() {
-    local kind data row seed tool name t0 rc
-    IFS=: read -r kind data row seed <<< "$1"
+    local kind data row seed iters tool name t0 rc
+    IFS=: read -r kind data row seed iters <<< "$1"
+    [[ $DRY == 1 || -z $iters ]] && iters=$ITERS
     case $kind in
         A) tool=tools/benchmark.py ;;
         T) tool=tools/benchmark_transfer.py ;;
         *) say "$1: not A:... or T:..."; return 2 ;;
     esac
     name="${kind}_${data}_${row//+/p}_s${seed}"
+    [[ $iters == "$ITERS" ]] || name+="_${iters}it"
     t0=$(el)
     timeout $(( $(left) - 10 )) $PY "$tool" --data "$data" --rows "$row" \
-        --seeds "$seed" --iters "$ITERS" --val-interval "$VAL" \
+        --seeds "$seed" --iters "$iters" --val-interval "$VAL" \
         --work-root "/tmp/gw/$name" --out "$ROWS/$name.json" \
         > "/tmp/res/$name.log" 2>&1
     rc=$?
