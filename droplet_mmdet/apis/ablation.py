@@ -59,6 +59,12 @@ def read_curve(work_dir: str) -> List[Dict]:
     return curve
 
 
+def run_dir_path(work_root: str, name: str, seed: int) -> str:
+    """The folder of one run: ``<work_root>/<name>_s<seed>`` (``name`` a
+    row's folder name or a config's stem)."""
+    return osp.join(work_root, f'{name}_s{seed}')
+
+
 def run_one(config: str, work_dir: str, options: Dict[str, object],
             root: str, env: Optional[Dict[str, str]] = None,
             checkpoint: Optional[str] = None) -> Dict[str, float]:
@@ -321,7 +327,7 @@ def ablation_status(rows: Sequence[str], seeds: Sequence[int],
                               mask_ap=o['metrics'].get('segm_mAP'))
                          for path, runs in other_runs
                          for o in [runs.get((row, seed))] if o is not None]
-            run_dir = osp.join(work_root, f'{run_dir_name(row)}_s{seed}')
+            run_dir = run_dir_path(work_root, run_dir_name(row), seed)
             last = osp.join(run_dir, 'last_checkpoint')
             at = 0
             if osp.isfile(last):
@@ -422,12 +428,11 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             })
             t = time.time()
             if is_file:
-                run_dir = osp.join(work_root, f'{name}_s{seed}')
+                run_dir = run_dir_path(work_root, name, seed)
                 path, techs = cfg, None
             else:
                 from .ablation_rows import run_dir_name
-                run_dir = osp.join(work_root,
-                                   f'{run_dir_name(name)}_s{seed}')
+                run_dir = run_dir_path(work_root, run_dir_name(name), seed)
                 path, techs = _compose_row(name, base_config, recipe,
                                            env or {}, run_dir, opts)
             ckpt = osp.join(run_dir, f'iter_{iters}.pth') if eval_only \

@@ -114,12 +114,14 @@ def finetune_options(row: str, seed: int, iters: int,
         FileNotFoundError: the pretrain checkpoint is missing (row ``A``
             not trained here, or its checkpoints were deleted).
     """
+    from .ablation import run_dir_path
     pre, _ = split_finetune(row)
     if pre is None:
         return {}
-    if osp.isfile(osp.join(work_root, f'{row}_s{seed}', 'last_checkpoint')):
+    if osp.isfile(osp.join(run_dir_path(work_root, row, seed),
+                           'last_checkpoint')):
         return {}  # resumes from its own checkpoint
-    ckpt = osp.join(work_root, f'{pre}_s{seed}', f'iter_{iters}.pth')
+    ckpt = osp.join(run_dir_path(work_root, pre, seed), f'iter_{iters}.pth')
     if not osp.isfile(ckpt):
         raise FileNotFoundError(
             f'{ckpt}: row {row!r} seed {seed} fine-tunes the final '
@@ -496,6 +498,7 @@ def stamp_run_dirs(out: str, facts: Sequence[Dict[str, Any]],
     ``out`` has no finished run of (``data_facts.json``), before training,
     so that :func:`drop_stale_runs` knows what an interrupted run was
     trained on."""
+    from .ablation import run_dir_path
     done = set()
     if osp.isfile(out):
         with open(out) as f:
@@ -504,7 +507,7 @@ def stamp_run_dirs(out: str, facts: Sequence[Dict[str, Any]],
         for seed in seeds:
             if (fact['row'], seed) in done:
                 continue
-            run_dir = osp.join(work_root, f'{fact["row"]}_s{seed}')
+            run_dir = run_dir_path(work_root, fact['row'], seed)
             os.makedirs(run_dir, exist_ok=True)
             with open(osp.join(run_dir, STAMP), 'w') as f:
                 json.dump(fact, f, indent=1)
