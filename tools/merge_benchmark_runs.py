@@ -6,7 +6,8 @@ Runs that were trained apart (in parallel on a GPU, each writing its own
 file, or in another clone) join the target file: a run of the same row and
 seed replaces the target's, every other run is added. All files must share
 the schedule (iterations, validation interval, recipe); the target keeps
-its own setup, and each merged run keeps where it came from (``source``).
+its own setup, and each merged run keeps where it came from (``source``);
+the rows' data facts of transfer files (``row_data``) join the same way.
 Writes the target's .json, .md table and .png curves.
 """
 import argparse
@@ -49,6 +50,12 @@ def main():
             run = dict(run, source=run.get('source', osp.basename(path)))
             out['runs'] = [r for r in out['runs'] if (r['config'], r['seed'])
                            != (run['config'], run['seed'])] + [run]
+        # transfer files: what each row's data were (frames, droplets,
+        # generator), one entry per row; an input's entry replaces the
+        # target's for the same row
+        for fact in data.get('row_data') or []:
+            out['row_data'] = [f for f in out.get('row_data') or []
+                               if f.get('row') != fact.get('row')] + [fact]
     out['summary'] = summarize_runs(out['runs'])
     write_results(args.target, out, args.title or osp.basename(
         osp.splitext(args.target)[0]))

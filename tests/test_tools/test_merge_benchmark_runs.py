@@ -36,6 +36,32 @@ def test_merge_replaces_and_adds(tmp_path):
     assert (tmp_path / 'all.png').stat().st_size > 0
 
 
+def test_merge_joins_row_data(tmp_path):
+    """Transfer files record what each row's data were; a merged-in row
+    brings its facts, a row in both takes the input's, others stay."""
+    target = _results(tmp_path / 'all.json', [('real5', 0, 0.6),
+                                              ('syn', 0, 0.3)])
+    data = json.loads((tmp_path / 'all.json').read_text())
+    data['row_data'] = [dict(row='real5', real_frames=5),
+                        dict(row='syn', generator='old')]
+    (tmp_path / 'all.json').write_text(json.dumps(data))
+    gpu = _results(tmp_path / 'T.json', [('cp5+real5', 1, 0.66),
+                                         ('syn', 1, 0.31)])
+    data = json.loads((tmp_path / 'T.json').read_text())
+    data['row_data'] = [dict(row='cp5+real5', cut_paste_source_frames=5),
+                        dict(row='syn', generator='new')]
+    (tmp_path / 'T.json').write_text(json.dumps(data))
+    res = subprocess.run([PYTHON, TOOL, target, gpu], capture_output=True,
+                         text=True, env=tool_env())
+    assert res.returncode == 0, res.stderr
+    facts = {f['row']: f for f in json.loads(
+        (tmp_path / 'all.json').read_text())['row_data']}
+    assert facts == {'real5': dict(row='real5', real_frames=5),
+                     'syn': dict(row='syn', generator='new'),
+                     'cp5+real5': dict(row='cp5+real5',
+                                       cut_paste_source_frames=5)}
+
+
 def test_merge_refuses_another_schedule(tmp_path):
     target = _results(tmp_path / 'all.json', [('stock', 0, 0.6)])
     short = _results(tmp_path / 'short.json', [('stock', 1, 0.3)], iters=2)
