@@ -39,18 +39,19 @@ def test_merge_replaces_and_adds(tmp_path):
 def test_merge_joins_row_data(tmp_path):
     """Transfer files record what each row's data were; a merged-in row
     brings its facts, a row in both takes the input's, others stay."""
-    target = _results(tmp_path / 'all.json', [('real5', 0, 0.6),
-                                              ('syn', 0, 0.3)])
-    data = json.loads((tmp_path / 'all.json').read_text())
-    data['row_data'] = [dict(row='real5', real_frames=5),
-                        dict(row='syn', generator='old')]
-    (tmp_path / 'all.json').write_text(json.dumps(data))
-    gpu = _results(tmp_path / 'T.json', [('cp5+real5', 1, 0.66),
-                                         ('syn', 1, 0.31)])
-    data = json.loads((tmp_path / 'T.json').read_text())
-    data['row_data'] = [dict(row='cp5+real5', cut_paste_source_frames=5),
-                        dict(row='syn', generator='new')]
-    (tmp_path / 'T.json').write_text(json.dumps(data))
+    def with_facts(name, runs, facts):
+        path = tmp_path / name
+        _results(path, runs)
+        path.write_text(json.dumps(dict(json.loads(path.read_text()),
+                                        row_data=facts)))
+        return str(path)
+
+    target = with_facts('all.json', [('real5', 0, 0.6), ('syn', 0, 0.3)],
+                        [dict(row='real5', real_frames=5),
+                         dict(row='syn', generator='old')])
+    gpu = with_facts('T.json', [('cp5+real5', 1, 0.66), ('syn', 1, 0.31)],
+                     [dict(row='cp5+real5', cut_paste_source_frames=5),
+                      dict(row='syn', generator='new')])
     res = subprocess.run([PYTHON, TOOL, target, gpu], capture_output=True,
                          text=True, env=tool_env())
     assert res.returncode == 0, res.stderr
