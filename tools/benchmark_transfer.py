@@ -5,9 +5,11 @@ labels, validated on a real set.
         --iters 1000 --val-interval 200 --resume
     python tools/benchmark_transfer.py --data zerog_bubbles --rows syn real2
 
-Rows (``--rows``): ``syn`` (generator v2 frames only), ``cpK`` (cut-and-
-paste frames from the first K real train frames only), ``realK`` (the
-first K real train frames), ``real_all``, ``syn+realK`` and ``cpK+realK``
+Rows (``--rows``): ``syn`` (generator v2 frames only), ``synfit`` /
+``synfitK`` (generator v2 frames with sizes fitted to the labels of all /
+the first K real train frames), ``cpK`` (cut-and-paste frames from the
+first K real train frames only), ``realK`` (the first K real train
+frames), ``real_all``, ``syn+realK``, ``synfit+realK`` and ``cpK+realK``
 (the real frames repeated to ``--real-share`` of the samples), and
 ``A-then-B`` (pretrain on row ``A``, then fine-tune on row ``B``'s data
 from ``A``'s final checkpoint of the same seed; ``A`` is added to the rows

@@ -10,8 +10,9 @@ and validates on the real set's val split; only the training data differ:
   randomised sizes, looks and optics; nothing fitted to the real set);
 - ``synfit``: synthetic frames whose sizes and coverage are fitted to the
   real train labels (:func:`~droplet_mmdet.datasets.synthetic.fit.
-  size_overrides`: sizes only, no pixels; with ``+realK`` fitted to those
-  K frames' labels); every look and optics knob keeps its default;
+  size_overrides`: sizes only, no pixels; ``synfitK`` and ``synfit+realK``
+  fitted to the first K frames' labels only); every look and optics knob
+  keeps its default;
 - ``cpK``: cut-and-paste frames composed from the first K real train
   frames only (:func:`~droplet_mmdet.datasets.synthetic.cutpaste_io.
   cut_paste_dataset`);
@@ -41,39 +42,43 @@ import shutil
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 ROW_RE = re.compile(
-    r'^(?:(synfit|syn|cp(\d+))(\+)?)?(real(\d+|_all))?$')
+    r'^(?:(synfit(\d+)?|syn|cp(\d+))(\+)?)?(real(\d+|_all))?$')
 
 
 def parse_row(row: str) -> Tuple[Optional[str], Optional[int],
                                  Optional[int]]:
-    """``row`` -> ``(synthetic kind, cut-paste source frames, real frames)``;
-    the kind is ``'syn'``, ``'synfit'``, ``'cp'`` or None, real frames -1
-    for all.
+    """``row`` -> ``(synthetic kind, source frames, real frames)``; the kind
+    is ``'syn'``, ``'synfit'``, ``'cp'`` or None; source frames are the
+    real train frames the generated data come from (``cpK``: cut from the
+    first K; ``synfitK``: sizes fitted to the first K frames' labels), None
+    where the row names none; real frames -1 for all.
 
     Raises:
         ValueError: for a row this benchmark does not know.
     """
     m = ROW_RE.match(row)
-    if not row or m is None or (m.group(1) and m.group(4) and
-                                not m.group(3)) or (
-                                    m.group(3) and not m.group(4)):
+    if not row or m is None or (m.group(1) and m.group(5) and
+                                not m.group(4)) or (
+                                    m.group(4) and not m.group(5)):
         raise ValueError(
             f'transfer row {row!r} unknown: use real_all, realK, syn, '
-            'synfit, cpK, syn+realK, synfit+realK or cpK+realK (K a number '
-            'of frames)')
+            'synfit, synfitK, cpK, syn+realK, synfit+realK or cpK+realK (K a '
+            'number of frames)')
     kind = None if m.group(1) is None else (
-        m.group(1) if m.group(1) in ('syn', 'synfit') else 'cp')
-    cp = int(m.group(2)) if m.group(2) else None
+        'cp' if m.group(3) else
+        'synfit' if m.group(1).startswith('synfit') else 'syn')
+    src = m.group(2) or m.group(3)
+    src = int(src) if src else None
     real = None
-    if m.group(4):
-        real = -1 if m.group(5) == '_all' else int(m.group(5))
+    if m.group(5):
+        real = -1 if m.group(6) == '_all' else int(m.group(6))
         if real == 0:
             raise ValueError(f'transfer row {row!r}: real0 is no real frame; '
                              'use syn or cpK')
-    if cp == 0:
-        raise ValueError(f'transfer row {row!r}: cut-paste needs at least '
-                         'one source frame')
-    return kind, cp, real
+    if src == 0:
+        raise ValueError(f'transfer row {row!r}: {kind}0 has no source '
+                         'frame; use at least one')
+    return kind, src, real
 
 
 THEN = '-then-'
@@ -302,7 +307,7 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
         ds, facts = row_dataset(plain, cfg, data_dir, **kw)
         facts.update(row=row, init_from=pre_facts)
         return ds, facts
-    kind, cp, real = parse_row(row)
+    kind, source, real = parse_row(row)
     real_ds = copy.deepcopy(cfg.train_dataloader.dataset.to_dict()
                             if hasattr(cfg.train_dataloader.dataset,
                                        'to_dict') else
@@ -330,7 +335,7 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
         facts['generator'] = spec_digest(syn_size)
     elif kind == 'synfit':
         from droplet_mmdet.datasets.synthetic.fit import size_overrides
-        k = real if real is not None and real > 0 else None
+        k = source or (real if real is not None and real > 0 else None)
         overrides = size_overrides(ann, max_frames=k)
         gen_dir = osp.join(data_dir, f'syn_fit{k or ""}')
         gen_ann = make_synthetic(gen_dir, syn_frames, syn_size, data_seed,
@@ -339,13 +344,13 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
         facts.update(fitted_to_frames=k or 'all', fitted=overrides,
                      generator=spec_digest(syn_size, overrides))
     else:
-        gen_dir = osp.join(data_dir, f'cp{cp}')
-        src = osp.join(data_dir, f'real{cp}.json')  # the realK frames
-        subset_coco(ann, cp, src)
-        gen_ann = make_cut_paste(gen_dir, src, img_root, cp, cp_frames,
+        gen_dir = osp.join(data_dir, f'cp{source}')
+        src = osp.join(data_dir, f'real{source}.json')  # the realK frames
+        subset_coco(ann, source, src)
+        gen_ann = make_cut_paste(gen_dir, src, img_root, source, cp_frames,
                                  data_seed, classes, log)
         n_gen = cp_frames
-        facts['cut_paste_source_frames'] = cp
+        facts['cut_paste_source_frames'] = source
     gen_ds = dict(type=real_ds['type'], metainfo=real_ds['metainfo'],
                   data_root='', ann_file=gen_ann,
                   data_prefix=dict(img=osp.join(gen_dir, 'train') + '/'),

@@ -22,15 +22,17 @@ from droplet_mmdet.apis.transfer import (compose_rows, finetune_options,
     ('syn', ('syn', None, None)), ('cp5', ('cp', 5, None)),
     ('syn+real5', ('syn', None, 5)), ('cp3+real2', ('cp', 3, 2)),
     ('cp5+real_all', ('cp', 5, -1)), ('synfit', ('synfit', None, None)),
-    ('synfit+real5', ('synfit', None, 5))])
+    ('synfit+real5', ('synfit', None, 5)), ('synfit5', ('synfit', 5, None)),
+    ('synfit2+real5', ('synfit', 2, 5))])
 def test_parse_row(row, parsed):
     assert parse_row(row) == parsed
 
 
 @pytest.mark.parametrize('row', ['', 'real', 'synreal2', 'syn+', 'cp',
                                  'cp0', 'real0', 'syn+real0', '+real2',
-                                 'cp2+syn', 'stock', 'synfit5',
-                                 'synfitreal2'])
+                                 'cp2+syn', 'stock', 'synfit0',
+                                 'synfitreal2', 'synfit5real2', 'syn5',
+                                 'synfit+', 'synfit5+'])
 def test_unknown_rows_are_refused(row):
     with pytest.raises(ValueError, match=re.escape(f'row {row!r}')):
         parse_row(row)
@@ -410,3 +412,37 @@ def test_taking_real_all_from_the_ablation_keeps_the_row_data(tmp_path):
                                log=lambda *a: None) == 1
     got = json.loads(out.read_text())
     assert got['row_data'] == [dict(row='syn', g=1)] and got['title'] == 't'
+
+
+def test_synfit_k_fits_the_renders_to_the_first_k_frames_only(tmp_path):
+    from droplet_mmdet.datasets.synthetic.fit import size_overrides
+    _fake_bubbles(tmp_path / 'bubbles', n=3)
+    ann = str(tmp_path / 'bubbles' / 'annotations' / 'instances_train.json')
+    # frame 1 gets small bubbles only, so a fit to it differs from all three
+    data = json.loads(open(ann).read())
+    for a in data['annotations']:
+        if a['image_id'] == 1:
+            a['area'] /= 4
+            a['bbox'] = [a['bbox'][0], a['bbox'][1], a['bbox'][2] / 2,
+                         a['bbox'][3] / 2]
+    open(ann, 'w').write(json.dumps(data))
+    env = dict(ABLATION_DATA='bubbles',
+               BUBBLES_ROOT=str(tmp_path / 'bubbles') + '/')
+    rows = ['synfit1', 'synfit+real1', 'synfit']
+    _, facts = compose_rows(
+        rows, osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py'), env,
+        str(tmp_path / 'work'), log=lambda *a: None, syn_frames=2,
+        syn_size=128)
+    one, all_frames = size_overrides(ann, max_frames=1), size_overrides(ann)
+    assert one != all_frames
+    assert facts[0]['fitted'] == one and facts[0]['fitted_to_frames'] == 1
+    assert 'real_frames' not in facts[0]  # renders only, no real frame
+    assert facts[1]['fitted'] == one and facts[1]['real_frames'] == 1
+    assert facts[2]['fitted'] == all_frames
+    assert facts[2]['fitted_to_frames'] == 'all'
+    # synfit1 and synfit+real1 train on the same renders
+    assert facts[0]['generator'] == facts[1]['generator'] != \
+        facts[2]['generator']
+    made = json.loads((tmp_path / 'work' / 'data' / 'syn_fit1' /
+                       'made_with.json').read_text())
+    assert made['overrides'] == json.loads(json.dumps(one))
