@@ -65,6 +65,13 @@ def run_dir_path(work_root: str, name: str, seed: int) -> str:
     return osp.join(work_root, f'{name}_s{seed}')
 
 
+def has_checkpoint(work_dir: str) -> bool:
+    """Whether ``work_dir`` holds a checkpoint of an interrupted (or
+    finished) training run that ``tools/train.py --resume`` continues
+    from (mmengine's ``last_checkpoint`` pointer)."""
+    return osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+
+
 def run_one(config: str, work_dir: str, options: Dict[str, object],
             root: str, env: Optional[Dict[str, str]] = None,
             checkpoint: Optional[str] = None) -> Dict[str, float]:
@@ -83,7 +90,7 @@ def run_one(config: str, work_dir: str, options: Dict[str, object],
     if checkpoint is None:
         cmd = [sys.executable, osp.join(root, 'tools', 'train.py'), config,
                '--work-dir', work_dir] + opts
-        if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        if has_checkpoint(work_dir):
             cmd.append('--resume')
         log_name, what = 'train_stdout.log', 'training'
     else:
@@ -328,10 +335,9 @@ def ablation_status(rows: Sequence[str], seeds: Sequence[int],
                          for path, runs in other_runs
                          for o in [runs.get((row, seed))] if o is not None]
             run_dir = run_dir_path(work_root, run_dir_name(row), seed)
-            last = osp.join(run_dir, 'last_checkpoint')
             at = 0
-            if osp.isfile(last):
-                with open(last) as f:
+            if has_checkpoint(run_dir):
+                with open(osp.join(run_dir, 'last_checkpoint')) as f:
                     m = re.search(r'iter_(\d+)\.pth', f.read())
                 at = int(m.group(1)) if m else 0
             status.append(dict(row=row, seed=seed,

@@ -119,12 +119,11 @@ def finetune_options(row: str, seed: int, iters: int,
         FileNotFoundError: the pretrain checkpoint is missing (row ``A``
             not trained here, or its checkpoints were deleted).
     """
-    from .ablation import run_dir_path
+    from .ablation import has_checkpoint, run_dir_path
     pre, _ = split_finetune(row)
     if pre is None:
         return {}
-    if osp.isfile(osp.join(run_dir_path(work_root, row, seed),
-                           'last_checkpoint')):
+    if has_checkpoint(run_dir_path(work_root, row, seed)):
         return {}  # resumes from its own checkpoint
     ckpt = osp.join(run_dir_path(work_root, pre, seed), f'iter_{iters}.pth')
     if not osp.isfile(ckpt):
