@@ -106,6 +106,11 @@ def main():
               + (f', ~{est["hours_left"]} h at the finished runs\' mean'
                  if est['hours_left'] is not None else ''))
         return
+    from droplet_mmdet.apis.ablation import hold_results_lock
+    try:
+        hold_results_lock(out)
+    except RuntimeError as err:
+        p.error(str(err))
     env = dict(ABLATION_DATA=args.data)
     options = {}
     if args.data == 'synthetic':

@@ -93,10 +93,11 @@ def main():
     tag = f'{args.data}_{args.iters}it'
     work_root = osp.abspath(args.work_root or f'work_dirs/transfer_{tag}')
     out = args.out or osp.join(ROOT, 'benchmarks', f'transfer_{tag}.json')
-    from droplet_mmdet.apis.ablation import real_data_env
+    from droplet_mmdet.apis.ablation import hold_results_lock, real_data_env
     try:
         env = real_data_env(args.data, args.bubbles_root, args.zerog_root)
-    except FileNotFoundError as err:
+        hold_results_lock(out)
+    except (FileNotFoundError, RuntimeError) as err:
         p.error(str(err))
     setup = dict(iters=args.iters, data_options={}, env=env,
                  val_interval=args.val_interval, recipe=[])

@@ -65,6 +65,41 @@ def run_dir_path(work_root: str, name: str, seed: int) -> str:
     return osp.join(work_root, f'{name}_s{seed}')
 
 
+def hold_results_lock(out: str):
+    """Lock ``<out>.lock`` for as long as this process runs (or until the
+    returned file is closed): a benchmark keeps its runs in memory and
+    rewrites the whole results file after each run, so a second benchmark
+    writing the same file would drop the first one's runs.
+
+    Raises:
+        RuntimeError: naming the file, when another process holds it.
+    """
+    import fcntl
+    path = out + '.lock'
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    f = open(path, 'a+')
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        pid = f.read().strip()
+        f.close()
+        raise RuntimeError(
+            f'{out}: another benchmark is writing this results file '
+            f'(process {pid or "?"} holds {path}); wait for it to end, or '
+            'give this one another --out and merge the two afterwards with '
+            'tools/merge_benchmark_runs.py') from None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    _HELD_LOCKS.append(f)
+    return f
+
+
+_HELD_LOCKS: list = []  # open lock files live as long as the process
+
+
 def has_checkpoint(work_dir: str) -> bool:
     """Whether ``work_dir`` holds a checkpoint of an interrupted (or
     finished) training run that ``tools/train.py --resume`` continues

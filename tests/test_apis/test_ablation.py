@@ -1,6 +1,8 @@
 """Ablation bookkeeping: mean/spread over seeds, the table, and resuming
 from the json an interrupted benchmark left behind."""
 import json
+import os.path as osp
+import re
 
 import pytest
 
@@ -277,3 +279,39 @@ def test_each_run_records_the_device_it_trained_on(tmp_path, monkeypatch):
     want = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
             else 'cpu')
     assert run['device'] == want
+
+
+def test_a_second_writer_of_one_results_file_is_refused(tmp_path):
+    from droplet_mmdet.apis.ablation import hold_results_lock
+    out = str(tmp_path / 'bench' / 'results.json')
+    first = hold_results_lock(out)
+    with pytest.raises(RuntimeError, match=re.escape(out) +
+                       r'.*another benchmark.*process \d+'):
+        hold_results_lock(out)
+    first.close()  # the first benchmark ends: the file is free again
+    hold_results_lock(out).close()
+
+
+@pytest.mark.parametrize('tool,args', [
+    ('benchmark.py', ['--data', 'synthetic', '--rows', 'stock']),
+    ('benchmark_transfer.py', ['--data', 'bubbles', '--rows', 'real2'])])
+def test_benchmark_tools_stop_before_touching_a_results_file_in_use(
+        tmp_path, tool, args):
+    import subprocess
+    from conftest import PYTHON, tool_env
+    from droplet_mmdet.apis.ablation import hold_results_lock
+    from test_transfer import _fake_bubbles
+    _fake_bubbles(tmp_path / 'bubbles')
+    out = tmp_path / 'results.json'
+    out.write_text('{"runs": []}')
+    held = hold_results_lock(str(out))
+    proc = subprocess.run(
+        [PYTHON, osp.join(ROOT, 'tools', tool), *args, '--out', str(out),
+         '--work-root', str(tmp_path / 'work'), '--iters', '1',
+         '--bubbles-root', str(tmp_path / 'bubbles')],
+        capture_output=True, text=True, env=tool_env(), timeout=300)
+    held.close()
+    assert proc.returncode == 2, proc.stderr
+    assert 'another benchmark is writing this results file' in proc.stderr
+    assert out.read_text() == '{"runs": []}'  # untouched
+    assert not (tmp_path / 'work').exists()  # nothing trained or made
