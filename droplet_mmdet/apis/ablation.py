@@ -65,6 +65,9 @@ def run_dir_path(work_root: str, name: str, seed: int) -> str:
     return osp.join(work_root, f'{name}_s{seed}')
 
 
+_HELD_LOCKS: list = []  # open lock files live as long as the process
+
+
 def hold_results_lock(out: str):
     """Lock ``<out>.lock`` for as long as this process runs (or until the
     returned file is closed): a benchmark keeps its runs in memory and
@@ -97,14 +100,21 @@ def hold_results_lock(out: str):
     return f
 
 
-_HELD_LOCKS: list = []  # open lock files live as long as the process
-
-
 def has_checkpoint(work_dir: str) -> bool:
     """Whether ``work_dir`` holds a checkpoint of an interrupted (or
     finished) training run that ``tools/train.py --resume`` continues
     from (mmengine's ``last_checkpoint`` pointer)."""
     return osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+
+
+def checkpoint_iteration(work_dir: str) -> int:
+    """The iteration of the checkpoint that ``--resume`` continues from
+    (``iter_<n>.pth`` in mmengine's ``last_checkpoint``), 0 without one."""
+    if not has_checkpoint(work_dir):
+        return 0
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        m = re.search(r'iter_(\d+)\.pth', f.read())
+    return int(m.group(1)) if m else 0
 
 
 def run_one(config: str, work_dir: str, options: Dict[str, object],
@@ -370,11 +380,7 @@ def ablation_status(rows: Sequence[str], seeds: Sequence[int],
                          for path, runs in other_runs
                          for o in [runs.get((row, seed))] if o is not None]
             run_dir = run_dir_path(work_root, run_dir_name(row), seed)
-            at = 0
-            if has_checkpoint(run_dir):
-                with open(osp.join(run_dir, 'last_checkpoint')) as f:
-                    m = re.search(r'iter_(\d+)\.pth', f.read())
-                at = int(m.group(1)) if m else 0
+            at = checkpoint_iteration(run_dir)
             status.append(dict(row=row, seed=seed,
                                state='partial' if at else 'pending',
                                resumes_at=at))
