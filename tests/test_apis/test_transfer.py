@@ -419,13 +419,15 @@ def test_synfit_k_fits_the_renders_to_the_first_k_frames_only(tmp_path):
     _fake_bubbles(tmp_path / 'bubbles', n=3)
     ann = str(tmp_path / 'bubbles' / 'annotations' / 'instances_train.json')
     # frame 1 gets small bubbles only, so a fit to it differs from all three
-    data = json.loads(open(ann).read())
+    with open(ann) as f:
+        data = json.load(f)
     for a in data['annotations']:
         if a['image_id'] == 1:
             a['area'] /= 4
             a['bbox'] = [a['bbox'][0], a['bbox'][1], a['bbox'][2] / 2,
                          a['bbox'][3] / 2]
-    open(ann, 'w').write(json.dumps(data))
+    with open(ann, 'w') as f:
+        json.dump(data, f)
     env = dict(ABLATION_DATA='bubbles',
                BUBBLES_ROOT=str(tmp_path / 'bubbles') + '/')
     rows = ['synfit1', 'synfit+real1', 'synfit']
