@@ -67,8 +67,8 @@ def parse_row(row: str) -> Tuple[Optional[str], Optional[int],
     kind = None if m.group(1) is None else (
         'cp' if m.group(3) else
         'synfit' if m.group(1).startswith('synfit') else 'syn')
-    src = m.group(2) or m.group(3)
-    src = int(src) if src else None
+    src_text = m.group(2) or m.group(3)
+    src = int(src_text) if src_text else None
     real = None
     if m.group(5):
         real = -1 if m.group(6) == '_all' else int(m.group(6))
