@@ -159,8 +159,48 @@ def run_one(config: str, work_dir: str, options: Dict[str, object],
         with open(found[-1]) as f:
             return _droplet_metrics([json.load(f)])
     curve = read_curve(work_dir)
+    iters = options.get('train_cfg.max_iters')
+    if iters and (not curve or curve[-1]['iter'] < int(iters)):
+        # the run's last validation is missing: a run killed during it,
+        # after its final checkpoint was written, resumes at max_iters
+        # and mmengine trains and validates nothing more
+        validate_final_checkpoint(config, work_dir, options, root, env,
+                                  int(iters))
+        curve = read_curve(work_dir)
     return {k: v for k, v in curve[-1].items()
             if k not in ('iter', 'train_s')} if curve else {}
+
+
+FINAL_VAL_DIR = 'final_val'
+
+
+def validate_final_checkpoint(config: str, work_dir: str,
+                              options: Dict[str, object], root: str,
+                              env: Optional[Dict[str, str]],
+                              iters: int) -> Dict[str, float]:
+    """Evaluate ``<work_dir>/iter_<iters>.pth`` (``tools/test.py``) when
+    the training run's own validation at ``iters`` never landed in its
+    logs, and record the result as that validation
+    (``<work_dir>/final_val/vis_data/scalars.json``, which
+    :func:`read_curve` reads with the run's other validations).
+
+    Raises:
+        RuntimeError: naming the run dir, when the final checkpoint is
+            not there either (the run did not reach ``iters``).
+    """
+    ckpt = osp.join(work_dir, f'iter_{iters}.pth')
+    if not osp.isfile(ckpt):
+        raise RuntimeError(
+            f'{work_dir}: training ended without a validation at '
+            f'iteration {iters} and without {ckpt}; see '
+            f'{work_dir}/train_stdout.log')
+    metrics = run_one(config, work_dir, options, root, env, ckpt)
+    vis = osp.join(work_dir, FINAL_VAL_DIR, 'vis_data')
+    os.makedirs(vis, exist_ok=True)
+    rec = {'step': iters, **{f'droplet/{k}': v for k, v in metrics.items()}}
+    with open(osp.join(vis, 'scalars.json'), 'w') as f:
+        f.write(json.dumps(rec) + '\n')
+    return metrics
 
 
 def summarize_runs(runs: List[Dict]) -> List[Dict]:
@@ -486,11 +526,14 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
                 else None
             own = run_options(name, seed) if run_options and not eval_only \
                 else {}
+            at = 0 if eval_only else checkpoint_iteration(run_dir)
             metrics = run_one(path, run_dir, {**opts, **own}, root, env,
                               ckpt)
             run = dict(config=name, seed=seed, metrics=metrics,
                        seconds=round(time.time() - t, 1),
                        device=device)
+            if at:  # ``seconds`` is this process's part of the run alone
+                run['resumed_from'] = at
             if own:
                 run['run_options'] = own
             if techs is not None:

@@ -1,6 +1,8 @@
 """Ablation bookkeeping: mean/spread over seeds, the table, and resuming
 from the json an interrupted benchmark left behind."""
+import glob
 import json
+import os
 import os.path as osp
 import re
 
@@ -271,14 +273,20 @@ def test_each_run_records_the_device_it_trained_on(tmp_path, monkeypatch):
     monkeypatch.setattr(ablation, 'run_one',
                         lambda *a, **k: dict(segm_mAP=0.5))
     out = str(tmp_path / 'ablation.json')
-    ablation.run_ablation(['configs/slim_stock.py'], [0], {}, 200,
+    # ... and a resumed run says where it resumed ("seconds" then counts
+    # the resumed part alone)
+    run_dir = tmp_path / 'w' / 'slim_stock_s1'
+    run_dir.mkdir(parents=True)
+    (run_dir / 'last_checkpoint').write_text(str(run_dir / 'iter_120.pth'))
+    ablation.run_ablation(['configs/slim_stock.py'], [0, 1], {}, 200,
                           str(tmp_path / 'w'), out, ROOT,
                           log=lambda *a: None)
     with open(out) as f:
-        run, = json.load(f)['runs']
+        run, resumed = json.load(f)['runs']
     want = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
             else 'cpu')
-    assert run['device'] == want
+    assert run['device'] == want and resumed['device'] == want
+    assert 'resumed_from' not in run and resumed['resumed_from'] == 120
 
 
 def test_a_second_writer_of_one_results_file_is_refused(tmp_path):
@@ -315,3 +323,37 @@ def test_benchmark_tools_stop_before_touching_a_results_file_in_use(
     assert 'another benchmark is writing this results file' in proc.stderr
     assert out.read_text() == '{"runs": []}'  # untouched
     assert not (tmp_path / 'work').exists()  # nothing trained or made
+
+
+def test_a_final_validation_lost_to_a_kill_is_made_up(tmp_path,
+                                                       tiny_droplets):
+    # A run killed during its last validation, after its last checkpoint
+    # was written, resumes at max_iters: mmengine then trains and
+    # validates nothing, and the run's curve ends one validation early.
+    # Its result must come from the final checkpoint, not from that
+    # earlier validation (a GPU run reported iteration 800 as its
+    # 1000-iteration result this way).
+    from conftest import SLIM_CONFIG, tiny_train_options
+    from droplet_mmdet.apis.ablation import read_curve, run_one
+    opts = dict(o.split('=', 1) for o in tiny_train_options(tiny_droplets, 2))
+    opts['train_cfg.val_interval'] = 1
+    work = str(tmp_path / 'run')
+    env = dict(OMP_NUM_THREADS='1')
+    first = run_one(SLIM_CONFIG, work, opts, ROOT, env)
+    full = read_curve(work)
+    assert [c['iter'] for c in full] == [1, 2] and 'segm_mAP' in first
+    # the kill: iteration 2's checkpoint is there, its validation is not
+    for path in glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json')):
+        with open(path) as f:
+            keep = [ln for ln in f
+                    if not (json.loads(ln)['step'] == 2 and
+                            any(k.startswith('droplet/')
+                                for k in json.loads(ln)))]
+        with open(path, 'w') as f:
+            f.writelines(keep)
+    assert [c['iter'] for c in read_curve(work)] == [1]
+    again = run_one(SLIM_CONFIG, work, opts, ROOT, env)
+    assert again == pytest.approx(first, nan_ok=True)
+    curve = read_curve(work)
+    assert [c['iter'] for c in curve] == [1, 2]
+    assert curve[1]['train_s'] == pytest.approx(full[1]['train_s'])
