@@ -137,6 +137,7 @@ def run_one(config: str, work_dir: str, options: Dict[str, object],
                '--work-dir', work_dir] + opts
         if has_checkpoint(work_dir):
             cmd.append('--resume')
+            validate_missed_checkpoint(config, work_dir, options, root, env)
         log_name, what = 'train_stdout.log', 'training'
     else:
         if not osp.isfile(checkpoint):
@@ -161,46 +162,62 @@ def run_one(config: str, work_dir: str, options: Dict[str, object],
     curve = read_curve(work_dir)
     iters = options.get('train_cfg.max_iters')
     if iters and (not curve or curve[-1]['iter'] < int(iters)):
-        # the run's last validation is missing: a run killed during it,
-        # after its final checkpoint was written, resumes at max_iters
-        # and mmengine trains and validates nothing more
-        validate_final_checkpoint(config, work_dir, options, root, env,
-                                  int(iters))
+        # the run's last validation is missing (a run killed during it,
+        # after its final checkpoint was written, and resumed elsewhere)
+        validate_checkpoint(config, work_dir, options, root, env,
+                            int(iters))
         curve = read_curve(work_dir)
     return {k: v for k, v in curve[-1].items()
             if k not in ('iter', 'train_s')} if curve else {}
 
 
-FINAL_VAL_DIR = 'final_val'
-
-
-def validate_final_checkpoint(config: str, work_dir: str,
-                              options: Dict[str, object], root: str,
-                              env: Optional[Dict[str, str]],
-                              iters: int) -> Dict[str, float]:
-    """Evaluate ``<work_dir>/iter_<iters>.pth`` (``tools/test.py``) when
-    the training run's own validation at ``iters`` never landed in its
-    logs, and record the result as that validation
-    (``<work_dir>/final_val/vis_data/scalars.json``, which
+def validate_checkpoint(config: str, work_dir: str,
+                        options: Dict[str, object], root: str,
+                        env: Optional[Dict[str, str]],
+                        it: int) -> Dict[str, float]:
+    """Evaluate ``<work_dir>/iter_<it>.pth`` (``tools/test.py``) when the
+    training run's own validation at ``it`` never landed in its logs, and
+    record the result as that validation
+    (``<work_dir>/val_iter_<it>/vis_data/scalars.json``, which
     :func:`read_curve` reads with the run's other validations).
 
     Raises:
-        RuntimeError: naming the run dir, when the final checkpoint is
-            not there either (the run did not reach ``iters``).
+        RuntimeError: naming the run dir, when the checkpoint is not there
+            either (the run did not reach ``it``).
     """
-    ckpt = osp.join(work_dir, f'iter_{iters}.pth')
+    ckpt = osp.join(work_dir, f'iter_{it}.pth')
     if not osp.isfile(ckpt):
         raise RuntimeError(
             f'{work_dir}: training ended without a validation at '
-            f'iteration {iters} and without {ckpt}; see '
+            f'iteration {it} and without {ckpt}; see '
             f'{work_dir}/train_stdout.log')
     metrics = run_one(config, work_dir, options, root, env, ckpt)
-    vis = osp.join(work_dir, FINAL_VAL_DIR, 'vis_data')
+    vis = osp.join(work_dir, f'val_iter_{it}', 'vis_data')
     os.makedirs(vis, exist_ok=True)
-    rec = {'step': iters, **{f'droplet/{k}': v for k, v in metrics.items()}}
+    rec = {'step': it, **{f'droplet/{k}': v for k, v in metrics.items()}}
     with open(osp.join(vis, 'scalars.json'), 'w') as f:
         f.write(json.dumps(rec) + '\n')
     return metrics
+
+
+def validate_missed_checkpoint(config: str, work_dir: str,
+                               options: Dict[str, object], root: str,
+                               env: Optional[Dict[str, str]]) -> None:
+    """Before a run resumes: a run killed during a validation, after that
+    iteration's checkpoint was written, resumes past it and mmengine does
+    not repeat it (at ``max_iters`` it trains and validates nothing). So
+    when the checkpoint it resumes from is at a validation iteration that
+    its logs lack, evaluate that checkpoint first
+    (:func:`validate_checkpoint`): the curve keeps every point and the
+    final result is the final iteration's."""
+    at = checkpoint_iteration(work_dir)
+    interval = int(options.get('train_cfg.val_interval') or 0)
+    iters = int(options.get('train_cfg.max_iters') or 0)
+    if not at or not interval or (at % interval and at != iters):
+        return
+    if any(c['iter'] == at for c in read_curve(work_dir)):
+        return
+    validate_checkpoint(config, work_dir, options, root, env, at)
 
 
 def summarize_runs(runs: List[Dict]) -> List[Dict]:

@@ -325,35 +325,60 @@ def test_benchmark_tools_stop_before_touching_a_results_file_in_use(
     assert not (tmp_path / 'work').exists()  # nothing trained or made
 
 
-def test_a_final_validation_lost_to_a_kill_is_made_up(tmp_path,
-                                                       tiny_droplets):
-    # A run killed during its last validation, after its last checkpoint
-    # was written, resumes at max_iters: mmengine then trains and
-    # validates nothing, and the run's curve ends one validation early.
-    # Its result must come from the final checkpoint, not from that
-    # earlier validation (a GPU run reported iteration 800 as its
-    # 1000-iteration result this way).
+def _drop_logged(work, drop):
+    """Remove the records ``drop(rec)`` picks from a run's scalars files
+    (what a kill at that point would have left unwritten)."""
+    for path in glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json')):
+        with open(path) as f:
+            keep = [ln for ln in f if not drop(json.loads(ln))]
+        with open(path, 'w') as f:
+            f.writelines(keep)
+
+
+def _is_val(rec, step):
+    return rec['step'] == step and any(k.startswith('droplet/')
+                                       for k in rec)
+
+
+def _metrics(point):
+    return {k: v for k, v in point.items() if k not in ('iter', 'train_s')}
+
+
+def test_validations_lost_to_a_kill_are_made_up(tmp_path, tiny_droplets):
+    # A run killed during a validation, after that iteration's checkpoint
+    # was written, resumes past it: mmengine does not repeat it, and at
+    # max_iters trains and validates nothing, so the run's result was its
+    # previous validation (a GPU run reported iteration 800 as its
+    # 1000-iteration result this way). Now the missed checkpoint is
+    # evaluated before the run resumes.
     from conftest import SLIM_CONFIG, tiny_train_options
     from droplet_mmdet.apis.ablation import read_curve, run_one
     opts = dict(o.split('=', 1) for o in tiny_train_options(tiny_droplets, 2))
-    opts['train_cfg.val_interval'] = 1
+    opts.update({'train_cfg.val_interval': 1,
+                 'default_hooks.checkpoint.interval': 1})
     work = str(tmp_path / 'run')
     env = dict(OMP_NUM_THREADS='1')
-    first = run_one(SLIM_CONFIG, work, opts, ROOT, env)
+    run_one(SLIM_CONFIG, work, opts, ROOT, env)
     full = read_curve(work)
-    assert [c['iter'] for c in full] == [1, 2] and 'segm_mAP' in first
-    # the kill: iteration 2's checkpoint is there, its validation is not
-    for path in glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json')):
-        with open(path) as f:
-            keep = [ln for ln in f
-                    if not (json.loads(ln)['step'] == 2 and
-                            any(k.startswith('droplet/')
-                                for k in json.loads(ln)))]
-        with open(path, 'w') as f:
-            f.writelines(keep)
-    assert [c['iter'] for c in read_curve(work)] == [1]
-    again = run_one(SLIM_CONFIG, work, opts, ROOT, env)
-    assert again == pytest.approx(first, nan_ok=True)
+    assert [c['iter'] for c in full] == [1, 2]
+
+    # killed during the validation at 1: iteration 1's checkpoint is the
+    # last, nothing after it was logged
+    os.remove(osp.join(work, 'iter_2.pth'))
+    with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(work, 'iter_1.pth'))
+    _drop_logged(work, lambda r: r['step'] > 1 or _is_val(r, 1))
+    assert read_curve(work) == []
+    run_one(SLIM_CONFIG, work, opts, ROOT, env)
     curve = read_curve(work)
     assert [c['iter'] for c in curve] == [1, 2]
-    assert curve[1]['train_s'] == pytest.approx(full[1]['train_s'])
+    assert _metrics(curve[0]) == pytest.approx(_metrics(full[0]),
+                                               nan_ok=True)
+
+    # killed during the final validation: resumed at max_iters
+    before = _metrics(curve[1])
+    _drop_logged(work, lambda r: _is_val(r, 2))
+    assert [c['iter'] for c in read_curve(work)] == [1]
+    again = run_one(SLIM_CONFIG, work, opts, ROOT, env)
+    assert again == pytest.approx(before, nan_ok=True)
+    assert [c['iter'] for c in read_curve(work)] == [1, 2]
