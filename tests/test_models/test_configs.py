@@ -95,3 +95,34 @@ def test_ablation_bubbles_profile(monkeypatch):
     assert stock.model.rpn_head.anchor_generator.scales == [8]  # mmdet's
     assert stock.small_anchors.anchor_generator.to_dict() == (
         stock.bubble_anchors.anchor_generator.to_dict())
+
+
+@pytest.mark.parametrize('data', ['bubbles', 'zerog_bubbles'])
+def test_slim_real_config_trains_the_benchmarks_anchors_row(data,
+                                                            monkeypatch):
+    """mask_rcnn_r18_fpn_slim_2000it_real.py is what the README's real-set
+    figures measured: tools/benchmark.py's `+anchors` row at --iters 2000
+    (same data, pipeline, model, optimiser and schedule), with the anchors
+    fitted when the model is built instead of the profile's fixed copy."""
+    from droplet_mmdet.apis.ablation_rows import compose
+    monkeypatch.setenv('ABLATION_DATA', data)
+    row = compose(Config.fromfile(_ablation('slim_stock')), ['anchors'])
+    # what run_ablation merges into every run for --iters 2000
+    # --val-interval 200
+    row.merge_from_dict({'train_cfg.max_iters': 2000,
+                         'train_cfg.val_interval': 200,
+                         'param_scheduler.1.end': 2000,
+                         'param_scheduler.1.milestones': [1600]})
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'droplet', 'mask_rcnn_r18_fpn_slim_2000it_real.py'))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                'val_evaluator', 'optim_wrapper', 'param_scheduler',
+                'train_cfg', 'custom_hooks'):
+        assert cfg[key] == row[key], key
+    model, want = cfg.model.to_dict(), row.model.to_dict()
+    fitted = model['rpn_head'].pop('anchor_generator')
+    fixed = want['rpn_head'].pop('anchor_generator')
+    assert model == want
+    assert fitted['type'] == 'FittedAnchorGenerator'
+    assert (fitted['iou'], fitted['num_scales']) == (0.5, 1)
+    assert fitted['strides'] == fixed['strides']
