@@ -124,13 +124,17 @@ def main():
                                 args.zerog_root)
         except FileNotFoundError as err:
             p.error(str(err))
-    summary = run_ablation(
-        rows, args.seeds, options, args.iters, work_root, out, ROOT,
-        env=env, resume=args.resume, eval_only=args.eval_only,
-        val_interval=args.val_interval, recipe=args.recipe,
-        base_config=osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py'),
-        # the legend gives each row's seeds (runs of earlier calls included)
-        title=f'{args.data}: slim Mask R-CNN, {args.iters} iterations')
+    try:
+        summary = run_ablation(
+            rows, args.seeds, options, args.iters, work_root, out, ROOT,
+            env=env, resume=args.resume, eval_only=args.eval_only,
+            val_interval=args.val_interval, recipe=args.recipe,
+            base_config=osp.join(ROOT,
+                                 'configs/droplet/ablation/slim_stock.py'),
+            # the legend gives each row's seeds (earlier calls' included)
+            title=f'{args.data}: slim Mask R-CNN, {args.iters} iterations')
+    except ValueError as err:  # --out holds runs of another setup
+        p.error(str(err))
     print(markdown_table(summary))
 
 

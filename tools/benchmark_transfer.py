@@ -68,7 +68,8 @@ def main():
     if not 0 < args.real_share < 1:
         p.error(f'--real-share must be in (0, 1), got {args.real_share}')
     import droplet_mmdet  # noqa: F401
-    from droplet_mmdet.apis.ablation import markdown_table, run_ablation
+    from droplet_mmdet.apis.ablation import (ablation_setup, markdown_table,
+                                             resumable_runs, run_ablation)
     from droplet_mmdet.apis.transfer import (compose_rows, drop_stale_runs,
                                              finetune_options,
                                              merged_row_data,
@@ -102,8 +103,17 @@ def main():
     setup = dict(iters=args.iters, data_options={}, env=env,
                  val_interval=args.val_interval, recipe=[])
     trained = list(args.rows)
+    base = osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py')
+    if args.resume and osp.isfile(out):
+        # before anything below writes to it
+        try:
+            resumable_runs(out, ablation_setup(
+                args.iters, {}, env, args.val_interval or args.iters, [],
+                base, ROOT))
+        except ValueError as err:
+            p.error(str(err))
     paths, facts = compose_rows(
-        trained, osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py'),
+        trained, base,
         env, work_root, syn_frames=args.syn_frames, syn_size=args.syn_size,
         cp_frames=args.cp_frames, real_share=args.real_share)
     for fact in facts:
@@ -119,6 +129,7 @@ def main():
     summary = run_ablation(
         paths, args.seeds, {}, args.iters, work_root, out, ROOT, env=env,
         resume=args.resume, val_interval=args.val_interval,
+        base_config=base,
         extra=dict(row_data=merged_row_data(out, facts)),
         run_options=lambda row, seed: finetune_options(
             row, seed, args.iters, work_root),

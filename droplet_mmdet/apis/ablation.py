@@ -6,6 +6,7 @@ collect DropletMetric's figures, and tabulate them.
 metrics json that is read back here).
 """
 import glob
+import hashlib
 import json
 import os
 import os.path as osp
@@ -383,19 +384,116 @@ def _compose_row(row: str, base_config: str, recipe: Sequence[str],
 
 def _norm_paths(value):
     """``value`` with every string that names an existing path resolved
-    (``/a/x/../data/`` and ``/a/data`` are the same data)."""
+    (``/a/x/../data/`` and ``/a/data`` are the same data; ``..`` is taken
+    lexically first, so ``/gone/../data`` is ``/data`` too)."""
     if isinstance(value, dict):
         return {k: _norm_paths(v) for k, v in value.items()}
-    if isinstance(value, str) and os.path.exists(value):
-        return osp.realpath(value)
+    if isinstance(value, str) and ('/' in value or os.sep in value):
+        for path in (value, osp.normpath(value)):
+            if os.path.exists(path):
+                return osp.realpath(path)
     return value
 
 
+def _is_path(value) -> bool:
+    return isinstance(value, str) and ('/' in value or os.sep in value)
+
+
+def _without_paths(value):
+    """``value`` without the entries that name files or folders."""
+    if isinstance(value, dict):
+        return {k: _without_paths(v) for k, v in value.items()
+                if not _is_path(v)}
+    return value
+
+
+def annotation_digests(config: str, env: Dict[str, str],
+                       data_options: Dict[str, object],
+                       root: str) -> Dict[str, Optional[str]]:
+    """sha1 of the train and val annotation files that ``config`` (read
+    with ``env`` and ``data_options``, relative paths from ``root`` as the
+    runs see them) trains and validates on; None for a file that is not
+    there. What data a results file was made with, wherever the data or
+    the checkout lay (paths differ between machines and clones)."""
+    cfg = config_with_env(config, env)
+    cfg.merge_from_dict(dict(data_options))
+    out: Dict[str, Optional[str]] = {}
+    for split in ('train', 'val'):
+        ds = cfg[f'{split}_dataloader'].dataset
+        path = ds.ann_file
+        if not osp.isabs(path) and ds.get('data_root'):
+            path = osp.join(ds.data_root, path)
+        path = osp.join(root, path)
+        if osp.isfile(path):
+            with open(path, 'rb') as f:
+                out[split] = hashlib.sha1(f.read()).hexdigest()
+        else:
+            out[split] = None
+    return out
+
+
+def setup_differences(prev: Dict, setup: Dict) -> List[str]:
+    """The entries of ``setup`` (schedule, options, environment, data) in
+    which an earlier results file ``prev`` differs, one line each. Where
+    both carry the digests of their annotation files (``data``), those say
+    whether the data are the same and the paths are not compared (a
+    results file made in another clone or on another machine names other
+    paths to the same data); otherwise paths are compared after resolving
+    them."""
+    by_content = bool(prev.get('data')) and bool(setup.get('data'))
+    diffs = []
+    for k, v in setup.items():
+        if k == 'data' and not by_content:
+            continue
+        old = prev.get(k)
+        norm = _without_paths if by_content else _norm_paths
+        if norm(old) != norm(v):
+            diffs.append(f'{k}: {old!r} there, {v!r} here')
+    return diffs
+
+
+def ablation_setup(iters: int, data_options: Dict[str, object],
+                   env: Optional[Dict[str, str]], val_interval: int,
+                   recipe: Sequence[str], base_config: Optional[str],
+                   root: str) -> Dict:
+    """What a results file records of how its runs were made: schedule,
+    options, environment, recipe and, given ``base_config``, the digests
+    of its annotation files (``data``)."""
+    setup = dict(iters=iters, data_options=data_options, env=env or {},
+                 val_interval=val_interval, recipe=list(recipe))
+    if base_config and osp.isfile(base_config):
+        setup['data'] = annotation_digests(base_config, env or {},
+                                           data_options, root)
+    return setup
+
+
+def resumable_runs(out: str, setup: Dict) -> List[Dict]:
+    """The finished runs of the results file ``out`` when it was made with
+    ``setup`` (:func:`setup_differences`).
+
+    Raises:
+        ValueError: naming ``out`` and each difference, when it was made
+            with another setup (resuming would write over its runs).
+    """
+    with open(out) as f:
+        prev = json.load(f)
+    prev.setdefault('val_interval', prev.get('iters'))
+    prev.setdefault('recipe', setup['recipe'])
+    diffs = setup_differences(prev, setup)
+    if diffs:
+        raise ValueError(
+            f'{out}: its {len(prev.get("runs", []))} runs were made with '
+            'another setup (' + '; '.join(diffs) + '), so --resume cannot '
+            'continue it; give another --out (and merge the two with '
+            'tools/merge_benchmark_runs.py), or leave out --resume to '
+            'start this file anew')
+    return prev['runs']
+
+
 def same_setup(prev: Dict, setup: Dict) -> bool:
-    """Whether an earlier results file used ``setup`` (schedule, options,
-    environment), paths compared after resolving them."""
-    return all(_norm_paths(prev.get(k)) == _norm_paths(v)
-               for k, v in setup.items())
+    """Whether an earlier results file used ``setup``
+    (:func:`setup_differences` finds nothing)."""
+    return not setup_differences(prev, setup)
 
 
 def ablation_status(rows: Sequence[str], seeds: Sequence[int],
@@ -484,9 +582,15 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
             composed on ``base_config`` with ``recipe``.
         data_options: ``--cfg-options`` shared by all runs (data paths).
         env: extra environment variables for every run.
+        base_config: the config rows are composed on; its train and val
+            annotation files (read with ``env`` and ``data_options``) are
+            recorded by digest as the results file's ``data``
+            (:func:`annotation_digests`).
         resume: keep the runs already in ``out`` that used the same
-            schedule, options and environment; train the others (a run
-            interrupted mid-way continues from its last checkpoint).
+            schedule, options, environment and data
+            (:func:`setup_differences`); train the others (a run
+            interrupted mid-way continues from its last checkpoint). A
+            file made with another setup is an error, never overwritten.
         val_interval: validate (and checkpoint) every so many iterations;
             default: once, at the end.
         eval_only: train nothing; evaluate the checkpoints an earlier run
@@ -501,19 +605,12 @@ def run_ablation(configs: Sequence[str], seeds: Sequence[int],
     """
     val_interval = val_interval or iters
     device = device_name()
-    setup = dict(iters=iters, data_options=data_options, env=env or {},
-                 val_interval=val_interval, recipe=list(recipe))
+    setup = ablation_setup(iters, data_options, env, val_interval, recipe,
+                           base_config, root)
     runs = []
     if resume and osp.isfile(out):
-        with open(out) as f:
-            prev = json.load(f)
-        prev.setdefault('val_interval', prev.get('iters'))
-        prev.setdefault('recipe', list(recipe))
-        if same_setup(prev, setup):
-            runs = prev['runs']
-            log(f'{out}: keeping {len(runs)} finished runs')
-        else:
-            log(f'{out}: other schedule/data, not resuming from it')
+        runs = resumable_runs(out, setup)
+        log(f'{out}: keeping {len(runs)} finished runs')
     for seed in seeds:  # every row at one seed before the next seed
         for cfg in configs:
             is_file = cfg.endswith(('.py', '.json'))

@@ -55,16 +55,21 @@ def test_resume_keeps_finished_runs_and_trains_the_rest(tmp_path):
                      log=lambda *a: None)
 
 
-def test_resume_ignores_runs_of_another_schedule(tmp_path):
-    out = str(tmp_path / 'ablation.json')
-    _write(out, [_run('slim_stock', 0, 0.4)], iters=100)
-    logs = []
-    with pytest.raises(RuntimeError, match='training failed'):
+def test_resume_refuses_a_file_of_another_schedule(tmp_path):
+    # its runs are not this schedule's, and resuming would write over them:
+    # an error naming the file and what differs, the file untouched
+    out = tmp_path / 'ablation.json'
+    _write(str(out), [_run('slim_stock', 0, 0.4)], iters=100)
+    before = out.read_text()
+    with pytest.raises(ValueError,
+                       match=r'ablation\.json: its 1 runs .*iters: 100 '
+                       r'there, 200 here'):
         run_ablation(['configs/slim_stock.py'], [0], {}, 200,
-                     str(tmp_path / 'w'), out, ROOT,
+                     str(tmp_path / 'w'), str(out), ROOT,
                      env=dict(ABLATION_DATA='bubbles'), resume=True,
-                     log=logs.append)
-    assert any('not resuming' in m for m in logs)
+                     log=lambda *a: None)
+    assert out.read_text() == before
+    assert not (tmp_path / 'w').exists()  # nothing trained
 
 
 def test_resume_sees_the_same_data_through_another_path_spelling(tmp_path):
@@ -82,13 +87,98 @@ def test_resume_sees_the_same_data_through_another_path_spelling(tmp_path):
                             BUBBLES_ROOT=str(tmp_path) + '/repo/../data/'),
                         resume=True, log=lambda *a: None)
     assert rows[0]['segm_mAP'] == pytest.approx(0.4)
-    logs = []
-    with pytest.raises(RuntimeError, match='training failed'):
+    with pytest.raises(ValueError, match='BUBBLES_ROOT'):
         run_ablation(['configs/slim_stock.py'], [0], {}, 200,
                      str(tmp_path / 'w'), out, ROOT,
                      env=dict(BUBBLES_ROOT=str(tmp_path / 'other') + '/'),
-                     resume=True, log=logs.append)
-    assert any('not resuming' in m for m in logs)
+                     resume=True, log=lambda *a: None)
+    # a '..' through a folder that is not there (the clone that made the
+    # file is gone) still names the same data
+    _write(out, [_run('slim_stock', 0, 0.4)],
+           env=dict(BUBBLES_ROOT=str(tmp_path) + '/gone/../data/'))
+    rows = run_ablation(['configs/slim_stock.py'], [0], {}, 200,
+                        str(tmp_path / 'w'), out, ROOT,
+                        env=dict(BUBBLES_ROOT=str(tmp_path / 'data') + '/'),
+                        resume=True, log=lambda *a: None)
+    assert rows[0]['segm_mAP'] == pytest.approx(0.4)
+
+
+STOCK = osp.join(ROOT, 'configs', 'droplet', 'ablation', 'slim_stock.py')
+
+
+def _copy_data(src, dst):
+    import shutil
+    shutil.copytree(src, dst)
+    return str(dst)
+
+
+def test_resume_knows_the_data_by_content_wherever_it_lay(tmp_path,
+                                                         tiny_droplets):
+    # A results file made in another clone or on another machine names
+    # paths that are not here. Its annotation digests say whether the data
+    # are the same: the same files elsewhere keep its runs, other files
+    # under the same paths are refused.
+    from droplet_mmdet.apis.ablation import annotation_digests
+    from droplet_mmdet.apis.demo import data_options
+    env = dict(ABLATION_DATA='synthetic')
+    here = data_options(_copy_data(tiny_droplets, tmp_path / 'here'))
+    there = {k: v.replace(str(tmp_path / 'here'), '/elsewhere/clone/data')
+             for k, v in here.items()}
+    assert there != here
+    digests = annotation_digests(STOCK, env, here, ROOT)
+    assert all(digests.values()) and digests['train'] != digests['val']
+    out = tmp_path / 'ablation.json'
+
+    def made_there(data):
+        out.write_text(json.dumps(dict(
+            runs=[_run('stock', 0, 0.4)], iters=200, val_interval=200,
+            recipe=[], data_options=there,
+            env=dict(env, BUBBLES_ROOT='/elsewhere/clone/../shared/b/'),
+            data=data)))
+
+    def resume():
+        return run_ablation(['stock'], [0], here, 200, str(tmp_path / 'w'),
+                            str(out), ROOT,
+                            env=dict(env, BUBBLES_ROOT='/work/shared/b/'),
+                            resume=True, log=lambda *a: None,
+                            base_config=STOCK)
+
+    made_there(digests)
+    rows = resume()
+    assert rows[0]['segm_mAP'] == pytest.approx(0.4)
+    assert not (tmp_path / 'w').exists()  # nothing trained
+    # the same paths with other labels: refused, named, file untouched
+    made_there(dict(digests, val='0' * 40))
+    before = out.read_text()
+    with pytest.raises(ValueError, match=r"data: .*'val': '0000"):
+        resume()
+    assert out.read_text() == before
+    # ... and the data's other setup entries still count
+    made_there(digests)
+    stored = json.loads(out.read_text())
+    stored['env']['ABLATION_DATA'] = 'bubbles'
+    out.write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match='ABLATION_DATA'):
+        resume()
+
+
+def test_digests_follow_the_annotation_files(tmp_path, tiny_droplets):
+    from droplet_mmdet.apis.ablation import annotation_digests
+    from droplet_mmdet.apis.demo import data_options
+    root = _copy_data(tiny_droplets, tmp_path / 'd')
+    env = dict(ABLATION_DATA='synthetic')
+    first = annotation_digests(STOCK, env, data_options(root), ROOT)
+    with open(osp.join(root, 'val.json')) as f:
+        val = json.load(f)
+    val['annotations'] = val['annotations'][1:]  # one label less
+    with open(osp.join(root, 'val.json'), 'w') as f:
+        json.dump(val, f)
+    second = annotation_digests(STOCK, env, data_options(root), ROOT)
+    assert second['train'] == first['train']
+    assert second['val'] != first['val']
+    os.remove(osp.join(root, 'train.json'))
+    assert annotation_digests(STOCK, env, data_options(root),
+                              ROOT)['train'] is None
 
 
 def test_eval_only_names_the_missing_checkpoint(tmp_path):
