@@ -382,21 +382,21 @@ def _compose_row(row: str, base_config: str, recipe: Sequence[str],
     return path, techs
 
 
+def _is_path(value) -> bool:
+    return isinstance(value, str) and ('/' in value or os.sep in value)
+
+
 def _norm_paths(value):
     """``value`` with every string that names an existing path resolved
     (``/a/x/../data/`` and ``/a/data`` are the same data; ``..`` is taken
     lexically first, so ``/gone/../data`` is ``/data`` too)."""
     if isinstance(value, dict):
         return {k: _norm_paths(v) for k, v in value.items()}
-    if isinstance(value, str) and ('/' in value or os.sep in value):
+    if _is_path(value):
         for path in (value, osp.normpath(value)):
             if os.path.exists(path):
                 return osp.realpath(path)
     return value
-
-
-def _is_path(value) -> bool:
-    return isinstance(value, str) and ('/' in value or os.sep in value)
 
 
 def _without_paths(value):
@@ -488,12 +488,6 @@ def resumable_runs(out: str, setup: Dict) -> List[Dict]:
             'tools/merge_benchmark_runs.py), or leave out --resume to '
             'start this file anew')
     return prev['runs']
-
-
-def same_setup(prev: Dict, setup: Dict) -> bool:
-    """Whether an earlier results file used ``setup``
-    (:func:`setup_differences` finds nothing)."""
-    return not setup_differences(prev, setup)
 
 
 def ablation_status(rows: Sequence[str], seeds: Sequence[int],
