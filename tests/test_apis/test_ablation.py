@@ -472,3 +472,33 @@ def test_validations_lost_to_a_kill_are_made_up(tmp_path, tiny_droplets):
     again = run_one(SLIM_CONFIG, work, opts, ROOT, env)
     assert again == pytest.approx(before, nan_ok=True)
     assert [c['iter'] for c in read_curve(work)] == [1, 2]
+
+
+@pytest.mark.parametrize('tool,args', [
+    ('benchmark.py', ['--data', 'bubbles', '--rows', 'stock']),
+    ('benchmark_transfer.py', ['--data', 'bubbles', '--rows', 'real2'])])
+def test_benchmark_tools_refuse_to_resume_a_file_of_another_setup(
+        tmp_path, tool, args):
+    # --resume on results of another schedule: exit 2 with the file and
+    # the difference named, before anything is trained, made or written
+    import subprocess
+    from conftest import PYTHON, tool_env
+    from test_transfer import _fake_bubbles
+    _fake_bubbles(tmp_path / 'bubbles')
+    out = tmp_path / 'results.json'
+    out.write_text(json.dumps(dict(
+        runs=[_run('stock', 0, 0.4)], iters=500, val_interval=500,
+        data_options={}, recipe=[],
+        env=dict(ABLATION_DATA='bubbles',
+                 BUBBLES_ROOT=str(tmp_path / 'bubbles') + '/'))))
+    before = out.read_text()
+    proc = subprocess.run(
+        [PYTHON, osp.join(ROOT, 'tools', tool), *args, '--out', str(out),
+         '--work-root', str(tmp_path / 'work'), '--iters', '1', '--resume',
+         '--bubbles-root', str(tmp_path / 'bubbles')],
+        capture_output=True, text=True, env=tool_env(), timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert 'results.json: its 1 runs were made with another setup' in \
+        proc.stderr and 'iters: 500 there, 1 here' in proc.stderr
+    assert out.read_text() == before
+    assert not (tmp_path / 'work').exists()
