@@ -4,7 +4,9 @@
 
 Runs that were trained apart (in parallel on a GPU, each writing its own
 file, or in another clone) join the target file: a run of the same row and
-seed replaces the target's, every other run is added. All files must share
+seed replaces the target's (with ``--keep-existing`` the target's stays, so
+the inputs only fill the row-seed pairs it lacks), every other run is
+added. All files must share
 the schedule (iterations, validation interval, recipe); the target keeps
 its own setup, and each merged run keeps where it came from (``source``);
 the rows' data facts of transfer files (``row_data``) join the same way.
@@ -24,6 +26,9 @@ def main():
                    'the first input when it does not exist)')
     p.add_argument('inputs', nargs='+', help='results files to merge in')
     p.add_argument('--title', default=None, help='plot title')
+    p.add_argument('--keep-existing', action='store_true',
+                   help='a row and seed already in the target keeps the '
+                   'target\'s run (default: the input\'s replaces it)')
     args = p.parse_args()
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     from droplet_mmdet.apis.ablation import summarize_runs, write_results
@@ -46,7 +51,12 @@ def main():
             if data.get(key) != out.get(key):
                 p.error(f'{path}: {key} {data.get(key)!r} differs from '
                         f'{args.target}\'s {out.get(key)!r}')
+        have = {(r['config'], r['seed']) for r in out['runs']}
         for run in data['runs']:
+            if args.keep_existing and (run['config'], run['seed']) in have:
+                print(f'{path}: {run["config"]} s{run["seed"]} already in '
+                      f'{args.target}: kept the target\'s run')
+                continue
             run = dict(run, source=run.get('source', osp.basename(path)))
             out['runs'] = [r for r in out['runs'] if (r['config'], r['seed'])
                            != (run['config'], run['seed'])] + [run]

@@ -225,7 +225,8 @@ def summarize_runs(runs: List[Dict]) -> List[Dict]:
     """Mean and spread over seeds, per config."""
     rows = []
     for cfg in dict.fromkeys(r['config'] for r in runs):
-        rs = [r for r in runs if r['config'] == cfg]
+        rs = sorted((r for r in runs if r['config'] == cfg),
+                    key=lambda r: r['seed'])
         row = dict(config=cfg, seeds=[r['seed'] for r in rs])
         for key, _ in KEYS:
             vals = np.array([r['metrics'].get(key, np.nan) for r in rs],

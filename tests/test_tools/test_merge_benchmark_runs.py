@@ -71,3 +71,23 @@ def test_merge_refuses_another_schedule(tmp_path):
     assert res.returncode != 0
     assert 'short.json: iters 2 differs' in res.stderr
     assert len(json.loads((tmp_path / 'all.json').read_text())['runs']) == 1
+
+
+def test_merge_keep_existing_only_fills_missing_pairs(tmp_path):
+    """--keep-existing: a row and seed the target has keeps the target's
+    run (said on stdout); the input only adds the pairs it lacks."""
+    target = _results(tmp_path / 'all.json', [('stock', 0, 0.6),
+                                              ('+anchors', 1, 0.5)])
+    gpu = _results(tmp_path / 'gpu.json', [('stock', 0, 0.9),
+                                           ('+anchors', 0, 0.7)])
+    res = subprocess.run([PYTHON, TOOL, '--keep-existing', target, gpu],
+                         capture_output=True, text=True, env=tool_env())
+    assert res.returncode == 0, res.stderr
+    assert "stock s0 already in" in res.stdout
+    out = json.loads((tmp_path / 'all.json').read_text())
+    got = {(r['config'], r['seed']): (r['metrics']['segm_mAP'],
+                                      r.get('source')) for r in out['runs']}
+    assert got == {('stock', 0): (0.6, None), ('+anchors', 1): (0.5, None),
+                   ('+anchors', 0): (0.7, 'gpu.json')}
+    assert '| +anchors | 0, 1 | 0.600 ± 0.100 |' in (
+        tmp_path / 'all.md').read_text()
