@@ -100,16 +100,15 @@ def main():
         hold_results_lock(out)
     except (FileNotFoundError, RuntimeError) as err:
         p.error(str(err))
-    setup = dict(iters=args.iters, data_options={}, env=env,
-                 val_interval=args.val_interval, recipe=[])
     trained = list(args.rows)
     base = osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py')
+    # schedule, options and the digests of the real set's annotation files
+    setup = ablation_setup(args.iters, {}, env,
+                           args.val_interval or args.iters, [], base, ROOT)
     if args.resume and osp.isfile(out):
         # before anything below writes to it
         try:
-            resumable_runs(out, ablation_setup(
-                args.iters, {}, env, args.val_interval or args.iters, [],
-                base, ROOT))
+            resumable_runs(out, setup)
         except ValueError as err:
             p.error(str(err))
     paths, facts = compose_rows(

@@ -397,8 +397,10 @@ def reuse_ablation_runs(out: str, ablation: str, setup: Dict[str, Any],
                         seeds: Sequence[int], root: str = '.',
                         log=print) -> int:
     """Copy the ``+anchors`` runs of the ablation results ``ablation``
-    (same schedule) into the transfer results ``out`` as ``real_all``
-    (marked ``copied_from``); returns how many were copied."""
+    (same schedule, and, when ``setup`` records them, the same annotation
+    files: ``data``, :func:`~droplet_mmdet.apis.ablation.annotation_digests`)
+    into the transfer results ``out`` as ``real_all`` (marked
+    ``copied_from``); returns how many were copied."""
     if not osp.isfile(ablation):
         return 0
     with open(ablation) as f:
@@ -406,6 +408,11 @@ def reuse_ablation_runs(out: str, ablation: str, setup: Dict[str, Any],
     if abl.get('iters') != setup['iters'] or abl.get(
             'val_interval', abl.get('iters')) != setup['val_interval']:
         log(f'{ablation}: another schedule, real_all is trained here')
+        return 0
+    if setup.get('data') and abl.get('data') != setup['data']:
+        log(f'{ablation}: made from other annotation files (data '
+            f'{abl.get("data")} here {setup["data"]}), real_all is '
+            'trained here')
         return 0
     res: Dict[str, Any] = dict(runs=[])
     if osp.isfile(out):

@@ -271,6 +271,31 @@ def test_real_all_runs_are_taken_from_the_ablation(tmp_path):
                                log=lambda *a: None) == 0
 
 
+def test_real_all_is_not_taken_from_an_ablation_of_other_annotations(
+        tmp_path):
+    """real_all copies the ablation's +anchors runs only when both were
+    made from the same annotation files (digests): an ablation of another
+    set or another split would report its numbers as this set's."""
+    data = dict(train='a' * 40, val='b' * 40)
+    setup = dict(iters=100, data_options={}, env={}, val_interval=50,
+                 recipe=[], data=data)
+    run = dict(config='+anchors', seed=0, seconds=1.0,
+               metrics=dict(segm_mAP=0.5))
+    abl = tmp_path / 'abl.json'
+    logged = []
+    for other in (dict(data, val='c' * 40), None):
+        abl.write_text(json.dumps(dict(iters=100, val_interval=50,
+                                       data=other, runs=[run])))
+        assert reuse_ablation_runs(str(tmp_path / 'o.json'), str(abl), setup,
+                                   [0], log=logged.append) == 0
+        assert not (tmp_path / 'o.json').exists()
+        assert 'other annotation files' in logged[-1]
+    abl.write_text(json.dumps(dict(iters=100, val_interval=50, data=data,
+                                   runs=[run])))
+    assert reuse_ablation_runs(str(tmp_path / 'o.json'), str(abl), setup,
+                               [0], log=logged.append) == 1
+
+
 def test_row_data_of_earlier_invocations_is_kept(tmp_path):
     out = tmp_path / 'out.json'
     assert merged_row_data(str(out), [dict(row='syn', n=1)]) == [
