@@ -390,24 +390,30 @@ def test_a_second_writer_of_one_results_file_is_refused(tmp_path):
     hold_results_lock(out).close()
 
 
+def _run_tool_on_fake_bubbles(tmp_path, tool, args, out):
+    """Run ``tools/<tool>`` for one iteration on a tiny fake bubbles set
+    made under ``tmp_path``, writing ``out``."""
+    import subprocess
+    from conftest import PYTHON, tool_env
+    from test_transfer import _fake_bubbles
+    _fake_bubbles(tmp_path / 'bubbles')
+    return subprocess.run(
+        [PYTHON, osp.join(ROOT, 'tools', tool), *args, '--out', str(out),
+         '--work-root', str(tmp_path / 'work'), '--iters', '1',
+         '--bubbles-root', str(tmp_path / 'bubbles')],
+        capture_output=True, text=True, env=tool_env(), timeout=300)
+
+
 @pytest.mark.parametrize('tool,args', [
     ('benchmark.py', ['--data', 'synthetic', '--rows', 'stock']),
     ('benchmark_transfer.py', ['--data', 'bubbles', '--rows', 'real2'])])
 def test_benchmark_tools_stop_before_touching_a_results_file_in_use(
         tmp_path, tool, args):
-    import subprocess
-    from conftest import PYTHON, tool_env
     from droplet_mmdet.apis.ablation import hold_results_lock
-    from test_transfer import _fake_bubbles
-    _fake_bubbles(tmp_path / 'bubbles')
     out = tmp_path / 'results.json'
     out.write_text('{"runs": []}')
     held = hold_results_lock(str(out))
-    proc = subprocess.run(
-        [PYTHON, osp.join(ROOT, 'tools', tool), *args, '--out', str(out),
-         '--work-root', str(tmp_path / 'work'), '--iters', '1',
-         '--bubbles-root', str(tmp_path / 'bubbles')],
-        capture_output=True, text=True, env=tool_env(), timeout=300)
+    proc = _run_tool_on_fake_bubbles(tmp_path, tool, args, out)
     held.close()
     assert proc.returncode == 2, proc.stderr
     assert 'another benchmark is writing this results file' in proc.stderr
@@ -481,10 +487,6 @@ def test_benchmark_tools_refuse_to_resume_a_file_of_another_setup(
         tmp_path, tool, args):
     # --resume on results of another schedule: exit 2 with the file and
     # the difference named, before anything is trained, made or written
-    import subprocess
-    from conftest import PYTHON, tool_env
-    from test_transfer import _fake_bubbles
-    _fake_bubbles(tmp_path / 'bubbles')
     out = tmp_path / 'results.json'
     out.write_text(json.dumps(dict(
         runs=[_run('stock', 0, 0.4)], iters=500, val_interval=500,
@@ -492,11 +494,8 @@ def test_benchmark_tools_refuse_to_resume_a_file_of_another_setup(
         env=dict(ABLATION_DATA='bubbles',
                  BUBBLES_ROOT=str(tmp_path / 'bubbles') + '/'))))
     before = out.read_text()
-    proc = subprocess.run(
-        [PYTHON, osp.join(ROOT, 'tools', tool), *args, '--out', str(out),
-         '--work-root', str(tmp_path / 'work'), '--iters', '1', '--resume',
-         '--bubbles-root', str(tmp_path / 'bubbles')],
-        capture_output=True, text=True, env=tool_env(), timeout=300)
+    proc = _run_tool_on_fake_bubbles(tmp_path, tool, args + ['--resume'],
+                                     out)
     assert proc.returncode == 2, proc.stderr
     assert 'results.json: its 1 runs were made with another setup' in \
         proc.stderr and 'iters: 500 there, 1 here' in proc.stderr
