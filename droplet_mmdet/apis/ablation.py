@@ -11,6 +11,7 @@ import json
 import os
 import os.path as osp
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -101,6 +102,35 @@ def hold_results_lock(out: str):
     return f
 
 
+def _end_with_parent(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that has the child sent SIGTERM when the process
+    that started it dies (Linux ``PR_SET_PDEATHSIG``), however it dies:
+    a benchmark stopped with ``kill`` or ``pkill -f`` must not leave its
+    training running on, unrecorded, in a run folder that the next
+    ``--resume`` trains in too. Elsewhere the child is left as it is."""
+    def preexec():
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # the parent died before prctl
+            os._exit(1)
+    return preexec
+
+
+def run_child(cmd: List[str], log, env: Optional[Dict[str, str]] = None
+              ) -> subprocess.CompletedProcess:
+    """Run ``cmd`` with its output in the open file ``log``; the child ends
+    when this process ends (see :func:`_end_with_parent`)."""
+    kwargs = {}
+    if sys.platform.startswith('linux'):
+        kwargs['preexec_fn'] = _end_with_parent(os.getpid())
+    return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
+                          env=env, **kwargs)
+
+
 def has_checkpoint(work_dir: str) -> bool:
     """Whether ``work_dir`` holds a checkpoint of an interrupted (or
     finished) training run that ``tools/train.py --resume`` continues
@@ -150,8 +180,7 @@ def run_one(config: str, work_dir: str, options: Dict[str, object],
         log_name, what = 'test_stdout.log', 'evaluation'
     os.makedirs(work_dir, exist_ok=True)
     with open(osp.join(work_dir, log_name), 'a') as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
-                              env={**os.environ, **(env or {})})
+        proc = run_child(cmd, log, env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise RuntimeError(f'{config}: {what} failed, see '
                            f'{work_dir}/{log_name}')

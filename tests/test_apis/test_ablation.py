@@ -390,6 +390,63 @@ def test_a_second_writer_of_one_results_file_is_refused(tmp_path):
     hold_results_lock(out).close()
 
 
+def _alive(pid):
+    """Whether process ``pid`` runs (a zombie waiting to be reaped does
+    not)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc/self'),
+                    reason='PR_SET_PDEATHSIG and /proc are Linux')
+@pytest.mark.parametrize('how', ['SIGTERM', 'SIGKILL'])
+def test_a_killed_benchmark_takes_its_training_along(tmp_path, how):
+    # ``pkill -f benchmark_transfer.py`` once left the tools/train.py it
+    # had started training on, unrecorded, in a run folder that the next
+    # --resume would have trained in too
+    import signal
+    import subprocess
+    import sys
+    import time
+    pidfile = tmp_path / 'child.pid'
+    child = (f'import os, time; open({str(pidfile)!r}, "w").write('
+             'str(os.getpid())); time.sleep(300)')
+    # the benchmark stand-in loads ablation.py alone: no mmdet import
+    parent = (
+        'import importlib.util, sys\n'
+        'spec = importlib.util.spec_from_file_location("ablation", '
+        f'{osp.join(ROOT, "droplet_mmdet", "apis", "ablation.py")!r})\n'
+        'mod = importlib.util.module_from_spec(spec)\n'
+        'spec.loader.exec_module(mod)\n'
+        f'mod.run_child([sys.executable, "-c", {child!r}], '
+        f'open({str(tmp_path / "log")!r}, "w"))\n')
+    proc = subprocess.Popen([sys.executable, '-c', parent])
+    pid = None
+    try:
+        deadline = time.time() + 120
+        while pid is None and time.time() < deadline:
+            if pidfile.exists() and pidfile.read_text():
+                pid = int(pidfile.read_text())
+            else:
+                assert proc.poll() is None, 'the stand-in ended early'
+                time.sleep(0.2)
+        assert pid is not None, 'the child never started'
+        proc.send_signal(getattr(signal, how))
+        proc.wait(timeout=30)
+        deadline = time.time() + 30
+        while _alive(pid) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not _alive(pid), f'child {pid} outlived its parent ({how})'
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if pid is not None and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def _run_tool_on_fake_bubbles(tmp_path, tool, args, out):
     """Run ``tools/<tool>`` for one iteration on a tiny fake bubbles set
     made under ``tmp_path``, writing ``out``."""
