@@ -210,6 +210,7 @@ def main():
         print(json.dumps(run_one(args.one[0], args.one[1], args.crop,
                                  args.samples, args.train_iters)))
         return
+    from droplet_mmdet.apis.ablation import child_kwargs
     result = dict(frame=[800, 1280], frames=args.frames, crop=args.crop,
                   samples=args.samples, train_iters=args.train_iters,
                   cpus=os.cpu_count(), load_avg_start=os.getloadavg()[0])
@@ -220,8 +221,9 @@ def main():
             cmd = [sys.executable, __file__, '--one', variant, root,
                    '--crop', str(args.crop), '--samples', str(args.samples),
                    '--train-iters', str(args.train_iters)]
+            # the child ends with this benchmark, however it is stopped
             proc = subprocess.run(cmd, capture_output=True, text=True,
-                                  cwd=ROOT)
+                                  cwd=ROOT, **child_kwargs())
             if proc.returncode:
                 sys.exit(f'{variant} failed:\n{proc.stderr[-3000:]}')
             result[variant] = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -120,15 +120,20 @@ def _end_with_parent(parent: int) -> Callable[[], None]:
     return preexec
 
 
+def child_kwargs() -> Dict[str, Any]:
+    """``subprocess`` keyword arguments for a child that ends when this
+    process ends (see :func:`_end_with_parent`; none off Linux)."""
+    if sys.platform.startswith('linux'):
+        return dict(preexec_fn=_end_with_parent(os.getpid()))
+    return {}
+
+
 def run_child(cmd: List[str], log, env: Optional[Dict[str, str]] = None
               ) -> subprocess.CompletedProcess:
     """Run ``cmd`` with its output in the open file ``log``; the child ends
     when this process ends (see :func:`_end_with_parent`)."""
-    kwargs = {}
-    if sys.platform.startswith('linux'):
-        kwargs['preexec_fn'] = _end_with_parent(os.getpid())
     return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
-                          env=env, **kwargs)
+                          env=env, **child_kwargs())
 
 
 def has_checkpoint(work_dir: str) -> bool:

@@ -24,6 +24,8 @@ import subprocess
 import time
 from typing import List, Optional
 
+from .ablation import child_kwargs
+
 # (name, config in configs/droplet, training iterations timed on a CPU;
 # x10 on a GPU)
 MODELS = [('slim R-18', 'mask_rcnn_r18_fpn_slim_400it_synthetic.py', 10),
@@ -254,7 +256,8 @@ def run_speed_benchmark(worker: List[str], config_dir: str, data_root: str,
                           '--batch-size', str(batch_size), '--crop',
                           str(crop), '--frames-1024', str(frames_1024),
                           '--one', osp.join(config_dir, cfg), str(iters),
-                          prec], capture_output=True, text=True)
+                          prec], capture_output=True, text=True,
+                **child_kwargs())
             if proc.returncode != 0:
                 # the others are still measured; the run fails at the end
                 failed.append(f'{cfg} ({prec}): benchmark failed:\n'

@@ -403,7 +403,8 @@ def _alive(pid):
 @pytest.mark.skipif(not os.path.isdir('/proc/self'),
                     reason='PR_SET_PDEATHSIG and /proc are Linux')
 @pytest.mark.parametrize('how', ['SIGTERM', 'SIGKILL'])
-def test_a_killed_benchmark_takes_its_training_along(tmp_path, how):
+@pytest.mark.parametrize('start', ['run_child', 'captured'])
+def test_a_killed_benchmark_takes_its_training_along(tmp_path, how, start):
     # ``pkill -f benchmark_transfer.py`` once left the tools/train.py it
     # had started training on, unrecorded, in a run folder that the next
     # --resume would have trained in too
@@ -421,8 +422,13 @@ def test_a_killed_benchmark_takes_its_training_along(tmp_path, how):
         f'{osp.join(ROOT, "droplet_mmdet", "apis", "ablation.py")!r})\n'
         'mod = importlib.util.module_from_spec(spec)\n'
         'spec.loader.exec_module(mod)\n'
-        f'mod.run_child([sys.executable, "-c", {child!r}], '
-        f'open({str(tmp_path / "log")!r}, "w"))\n')
+        + (f'mod.run_child([sys.executable, "-c", {child!r}], '
+           f'open({str(tmp_path / "log")!r}, "w"))\n'
+           if start == 'run_child' else
+           # how tools/benchmark_masks.py and apis/speed.py start theirs
+           'import subprocess\n'
+           f'subprocess.run([sys.executable, "-c", {child!r}], '
+           'capture_output=True, text=True, **mod.child_kwargs())\n'))
     proc = subprocess.Popen([sys.executable, '-c', parent])
     pid = None
     try:
