@@ -13,7 +13,11 @@ frames), ``real_all``, ``syn+realK``, ``synfit+realK`` and ``cpK+realK``
 (the real frames repeated to ``--real-share`` of the samples), and
 ``A-then-B`` (pretrain on row ``A``, then fine-tune on row ``B``'s data
 from ``A``'s final checkpoint of the same seed; ``A`` is added to the rows
-if missing, and trains first). Every row
+if missing, and trains first). ``--real-pick spread`` takes the K real
+frames of every row that names K spread evenly over the train frames by
+id instead of the first K (results in
+benchmarks/transfer_<data>_<iters>it_spread.*, work root
+work_dirs/transfer_<data>_<iters>it_spread). Every row
 trains the slim Mask R-CNN with the set's fitted anchors (the ablation's
 ``+anchors`` row) for the same schedule and validates on the real val
 split (droplet_mmdet/apis/transfer.py). ``real_all`` runs already in
@@ -54,6 +58,11 @@ def main():
                    help='cut-and-paste frames per source count')
     p.add_argument('--real-share', type=float, default=0.4,
                    help='share of real samples in the mixed rows')
+    p.add_argument('--real-pick', choices=['first', 'spread'],
+                   default='first',
+                   help='which K real train frames the rows that name K '
+                   'use: the first K by image id, or K spread evenly over '
+                   'them (results in transfer_<data>_<iters>it_spread.*)')
     p.add_argument('--bubbles-root', default=os.environ.get(
         'BUBBLES_ROOT', osp.join(SHARED, 'bubbles')))
     p.add_argument('--zerog-root', default=os.environ.get(
@@ -92,8 +101,12 @@ def main():
             rows.append(row)
     args.rows = rows
     tag = f'{args.data}_{args.iters}it'
-    work_root = osp.abspath(args.work_root or f'work_dirs/transfer_{tag}')
-    out = args.out or osp.join(ROOT, 'benchmarks', f'transfer_{tag}.json')
+    pick_tag = tag + ('' if args.real_pick == 'first'
+                      else f'_{args.real_pick}')
+    work_root = osp.abspath(args.work_root or
+                            f'work_dirs/transfer_{pick_tag}')
+    out = args.out or osp.join(ROOT, 'benchmarks',
+                               f'transfer_{pick_tag}.json')
     from droplet_mmdet.apis.ablation import hold_results_lock, real_data_env
     try:
         env = real_data_env(args.data, args.bubbles_root, args.zerog_root)
@@ -114,7 +127,8 @@ def main():
     paths, facts = compose_rows(
         trained, base,
         env, work_root, syn_frames=args.syn_frames, syn_size=args.syn_size,
-        cp_frames=args.cp_frames, real_share=args.real_share)
+        cp_frames=args.cp_frames, real_share=args.real_share,
+        real_pick=args.real_pick)
     for fact in facts:
         print('row data:', json.dumps(fact)[:300])
     # a row whose data changed (e.g. a new generator) trains again; before
@@ -133,7 +147,9 @@ def main():
         run_options=lambda row, seed: finetune_options(
             row, seed, args.iters, work_root),
         title=f'{args.data} transfer: slim Mask R-CNN + fitted anchors, '
-        f'{args.iters} iterations')
+        f'{args.iters} iterations' + (
+            '' if args.real_pick == 'first' else
+            f', K real frames: {args.real_pick}'))
     print(markdown_table(summary))
 
 

@@ -29,6 +29,10 @@ Synthetic and cut-paste frames go through the real rows' training pipeline
 (``LoadDropletAnnotations``). The data are made once per work root and
 reused by every seed.
 
+"The first K frames" is the default pick; ``real_pick='spread'`` takes K
+frames spread evenly over the train frames by id instead (the first and
+the last included), for every row that names K.
+
 Shorthand: K real train frames, S synthetic (or cut-paste) train frames.
 """
 import copy
@@ -147,20 +151,34 @@ def real_train_source(cfg) -> Tuple[str, str]:
     return osp.abspath(ann), osp.abspath(img)
 
 
-def subset_coco(ann_file: str, k: int, out_file: str) -> Dict[str, Any]:
-    """The first ``k`` images (by id) of a COCO file and their annotations,
-    written to ``out_file``.
+REAL_PICKS = ('first', 'spread')
+
+
+def subset_coco(ann_file: str, k: int, out_file: str,
+                pick: str = 'first') -> Dict[str, Any]:
+    """``k`` images of a COCO file and their annotations, written to
+    ``out_file``: the first ``k`` by id (``pick='first'``), or ``k`` spread
+    evenly over the images sorted by id, first and last included
+    (``'spread'``; a set stored recording by recording, such as
+    zerog_bubbles, then gives frames of every recording).
 
     Raises:
-        ValueError: when the file has fewer than ``k`` images.
+        ValueError: when the file has fewer than ``k`` images, or for an
+            unknown ``pick``.
     """
+    if pick not in REAL_PICKS:
+        raise ValueError(f'pick {pick!r} unknown: use one of {REAL_PICKS}')
     with open(ann_file) as f:
         data = json.load(f)
     images = sorted(data['images'], key=lambda im: im['id'])
     if len(images) < k:
         raise ValueError(f'{ann_file}: {len(images)} images, fewer than the '
                          f'{k} asked for')
-    keep = images[:k]
+    if pick == 'first' or k == 1:
+        keep = images[:k]
+    else:
+        n = len(images)
+        keep = [images[round(i * (n - 1) / (k - 1))] for i in range(k)]
     ids = {im['id'] for im in keep}
     out = dict(data, images=keep, annotations=[
         a for a in data['annotations'] if a['image_id'] in ids])
@@ -290,9 +308,13 @@ def mix(generated: dict, real: dict, n_generated: int, n_real: int,
 def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
                 syn_size: int = 512, cp_frames: int = 120,
                 real_share: float = 0.4, data_seed: int = 0,
+                real_pick: str = 'first',
                 log=print) -> Tuple[dict, Dict[str, Any]]:
     """The training dataset of ``row`` over ``cfg``'s real set, making its
-    data under ``data_dir`` if needed.
+    data under ``data_dir`` if needed. ``real_pick`` says which K real
+    train frames ``realK``, ``cpK`` and ``synfitK`` use (see
+    :func:`subset_coco`); other than ``'first'`` it is in the facts and in
+    the names of the files made.
 
     Returns:
         tuple: (train dataset config, facts for the results file).
@@ -301,7 +323,7 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
     if pre is not None:
         kw = dict(syn_frames=syn_frames, syn_size=syn_size,
                   cp_frames=cp_frames, real_share=real_share,
-                  data_seed=data_seed, log=log)
+                  data_seed=data_seed, real_pick=real_pick, log=log)
         _, pre_facts = row_dataset(pre, cfg, data_dir, **kw)
         ds, facts = row_dataset(plain, cfg, data_dir, **kw)
         facts.update(row=row, init_from=pre_facts)
@@ -314,9 +336,15 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
     classes = real_ds['metainfo']['classes']
     ann, img_root = real_train_source(cfg)
     facts: Dict[str, Any] = dict(row=row)
+    if real_pick not in REAL_PICKS:
+        raise ValueError(f'real_pick {real_pick!r} unknown: use one of '
+                         f'{REAL_PICKS}')
+    tail = '' if real_pick == 'first' else f'_{real_pick}'
+    if tail and ((real is not None and real > 0) or source):
+        facts['real_pick'] = real_pick
     if real is not None and real > 0:
-        sub = osp.join(data_dir, f'real{real}.json')
-        data = subset_coco(ann, real, sub)
+        sub = osp.join(data_dir, f'real{real}{tail}.json')
+        data = subset_coco(ann, real, sub, real_pick)
         real_ds['ann_file'] = sub  # absolute: data_root does not apply
         facts.update(real_frames=real,
                      real_images=[im['file_name'] for im in data['images']],
@@ -335,17 +363,23 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
     elif kind == 'synfit':
         from droplet_mmdet.datasets.synthetic.fit import size_overrides
         k = source or (real if real is not None and real > 0 else None)
-        overrides = size_overrides(ann, max_frames=k)
-        gen_dir = osp.join(data_dir, f'syn_fit{k or ""}')
+        if k and tail:  # fitted to the picked frames' labels
+            fit_ann = osp.join(data_dir, f'real{k}{tail}.json')
+            subset_coco(ann, k, fit_ann, real_pick)
+            overrides = size_overrides(fit_ann)
+        else:
+            overrides = size_overrides(ann, max_frames=k)
+        gen_dir = osp.join(data_dir, f'syn_fit{k or ""}{tail if k else ""}')
         gen_ann = make_synthetic(gen_dir, syn_frames, syn_size, data_seed,
                                  classes, log, overrides)
         n_gen = syn_frames
         facts.update(fitted_to_frames=k or 'all', fitted=overrides,
                      generator=spec_digest(syn_size, overrides))
     else:
-        gen_dir = osp.join(data_dir, f'cp{source}')
-        src = osp.join(data_dir, f'real{source}.json')  # the realK frames
-        subset_coco(ann, source, src)
+        gen_dir = osp.join(data_dir, f'cp{source}{tail}')
+        # the realK frames
+        src = osp.join(data_dir, f'real{source}{tail}.json')
+        subset_coco(ann, source, src, real_pick)
         gen_ann = make_cut_paste(gen_dir, src, img_root, source, cp_frames,
                                  data_seed, classes, log)
         n_gen = cp_frames

@@ -98,6 +98,22 @@ def test_subset_takes_the_first_frames_by_id_with_their_annotations(
         subset_coco(str(src), 5, str(tmp_path / 'c.json'))
 
 
+def test_subset_spread_takes_first_last_and_evenly_between(tmp_path):
+    src = tmp_path / 'a.json'
+    src.write_text(json.dumps(_coco(0, ids=[5, 2, 9, 1, 7])))
+    out = tmp_path / 'b.json'
+    assert [im['id'] for im in subset_coco(
+        str(src), 3, str(out), 'spread')['images']] == [1, 5, 9]
+    assert sorted(a['image_id'] for a in json.loads(
+        out.read_text())['annotations']) == [1] + [5] * 5 + [9] * 9
+    assert [im['id'] for im in subset_coco(
+        str(src), 2, str(out), 'spread')['images']] == [1, 9]
+    assert [im['id'] for im in subset_coco(
+        str(src), 5, str(out), 'spread')['images']] == [1, 2, 5, 7, 9]
+    with pytest.raises(ValueError, match="pick 'random' unknown"):
+        subset_coco(str(src), 2, str(out), 'random')
+
+
 @pytest.mark.parametrize('n_gen,n_real,share',
                          [(120, 2, 0.4), (120, 5, 0.4), (100, 10, 0.5)])
 def test_mix_gives_the_real_frames_their_share(n_gen, n_real, share):
@@ -200,6 +216,34 @@ def test_composed_rows_build_the_datasets_they_name(tmp_path):
                          'cut_paste_report.json').read_text())
     assert report['sources'] == ['1.png']
     assert report['harvest']['frames'] == 1
+
+
+def test_spread_rows_use_the_spread_frames_everywhere(tmp_path):
+    # real2, cp2 and synfit2 with --real-pick spread: frames 1 and 3 of 3
+    from droplet_mmdet.datasets.synthetic.fit import size_overrides
+    _fake_bubbles(tmp_path / 'bubbles')
+    env = dict(ABLATION_DATA='bubbles',
+               BUBBLES_ROOT=str(tmp_path / 'bubbles') + '/')
+    rows = ['real2', 'cp2', 'synfit2', 'syn']
+    paths, facts = compose_rows(
+        rows, osp.join(ROOT, 'configs/droplet/ablation/slim_stock.py'), env,
+        str(tmp_path / 'work'), log=lambda *a: None, syn_frames=2,
+        syn_size=256, cp_frames=2, real_pick='spread')
+    facts = dict(zip(rows, facts))
+    assert facts['real2']['real_images'] == ['1.png', '3.png']
+    assert [facts[r].get('real_pick') for r in rows] == [
+        'spread', 'spread', 'spread', None]  # syn names no real frame
+    data = tmp_path / 'work' / 'data'
+    report = json.loads((data / 'cp2_spread' /
+                         'cut_paste_report.json').read_text())
+    assert report['sources'] == ['1.png', '3.png']
+    ann = str(tmp_path / 'bubbles' / 'annotations' / 'instances_train.json')
+    spread = str(data / 'real2_spread.json')
+    assert facts['synfit2']['fitted'] == size_overrides(spread)
+    assert facts['synfit2']['fitted'] != size_overrides(ann, max_frames=2)
+    assert (data / 'syn_fit2_spread' / 'made_with.json').is_file()
+    assert Config.fromfile(paths[0]).train_dataloader.dataset[
+        'ann_file'] == spread
 
 
 def test_a_finetune_row_trains_on_its_second_row_and_records_the_first(
