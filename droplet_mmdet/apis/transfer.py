@@ -363,12 +363,11 @@ def row_dataset(row: str, cfg, data_dir: str, syn_frames: int = 120,
     elif kind == 'synfit':
         from droplet_mmdet.datasets.synthetic.fit import size_overrides
         k = source or (real if real is not None and real > 0 else None)
-        if k and tail:  # fitted to the picked frames' labels
+        fit_ann = ann
+        if k:  # fitted to the labels of the K picked frames only
             fit_ann = osp.join(data_dir, f'real{k}{tail}.json')
             subset_coco(ann, k, fit_ann, real_pick)
-            overrides = size_overrides(fit_ann)
-        else:
-            overrides = size_overrides(ann, max_frames=k)
+        overrides = size_overrides(fit_ann)
         gen_dir = osp.join(data_dir, f'syn_fit{k or ""}{tail if k else ""}')
         gen_ann = make_synthetic(gen_dir, syn_frames, syn_size, data_seed,
                                  classes, log, overrides)
