@@ -140,6 +140,37 @@ def test_harvest_skips_and_counts_each_reason():
         harvest_frame(img, anns, inpaint='nope')
 
 
+def test_report_counts_the_filled_in_background():
+    """``filled_px`` is what the background lost: every labelled mask
+    grown by ``bg_dilate`` px (a disc-like kernel); no other pixel
+    changes."""
+    img, anns = _drawn(seed=3)
+    union = np.zeros(img.shape, bool)
+    for a in anns:
+        union |= mask_utils.decode(a['segmentation']).astype(bool)
+    filled = {}
+    for px in (0, 3):
+        _, bg, report = harvest_frame(img, anns, bg_dilate=px, seed=0)
+        assert report['pixels'] == img.size
+        filled[px] = report['filled_px']
+        changed = bg != img
+        assert changed.sum() <= filled[px]
+        assert not changed[~_grow_ref(union, px * px + 1)].any()
+    assert filled[0] == union.sum()
+    assert _grow_ref(union, 4).sum() <= filled[3] <= \
+        _grow_ref(union, 10).sum()
+    bank = build_bank([(img, anns), (img[:, ::-1].copy(), [])], seed=0)
+    assert bank.report['filled_px'] == filled[3]
+    assert bank.report['pixels'] == 2 * img.size
+
+
+def _grow_ref(mask, r2):
+    """``mask`` grown by the disc x^2 + y^2 <= ``r2`` (scipy)."""
+    r = int(np.sqrt(r2))
+    y, x = np.mgrid[-r:r + 1, -r:r + 1]
+    return ndimage.binary_dilation(mask, structure=x * x + y * y <= r2)
+
+
 def test_background_loses_the_dark_rims():
     img, anns = _drawn(seed=2)
     patches, bg, report = harvest_frame(img, anns, seed=0)
@@ -346,6 +377,10 @@ def test_cli_writes_a_coco_set_pycocotools_loads(tmp_path):
     assert 'harvested' in tool.stdout and 'frames/s' in tool.stdout
     assert 'f2.png: no droplets labelled' in tool.stdout
     report = json.loads((out / 'cut_paste_report.json').read_text())
+    h = report['harvest']
+    assert 0 < h['filled_px'] < h['pixels'] == 2 * 96 * 96  # 2 labelled
+    assert (f'backgrounds: {100 * h["filled_px"] / h["pixels"]:.1f} % '
+            'filled in') in tool.stdout
     assert report['sources'] == ['.\\JPEGImages\\f0.png',
                                  '.\\JPEGImages\\f1.png']
     for split, n in (('train', 3), ('val', 1)):

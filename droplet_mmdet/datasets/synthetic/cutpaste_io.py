@@ -207,6 +207,11 @@ def write_cut_paste_split(out_dir: str, split: str, bank: DropletBank,
                 seconds=round(time.time() - t0, 3))
 
 
+def _filled(r: Dict[str, Any]) -> str:
+    """A harvest report's filled-in share of the background pixels."""
+    return f'{100.0 * r.get("filled_px", 0) / max(r.get("pixels", 0), 1):.1f} %'
+
+
 def format_report(report: Dict[str, Any]) -> str:
     """The human-readable report of :func:`cut_paste_dataset`."""
     lines = []
@@ -217,10 +222,12 @@ def format_report(report: Dict[str, Any]) -> str:
         f'annotations in {report["harvest_seconds"]:.1f}s; skipped: ' +
         ', '.join(
             f'{k} {h.get(k, 0)}' for k in ('border', 'occluded', 'contact',
-                                           'small', 'crowd', 'invalid')))
+                                           'small', 'crowd', 'invalid')) +
+        f'; backgrounds: {_filled(h)} filled in where labels were')
     for name, r in zip(report['sources'], report['frame_reports']):
         lines.append(f'  {name}: {r.get("harvested", 0)} of '
-                     f'{r.get("annotations", 0)} harvested')
+                     f'{r.get("annotations", 0)} harvested, {_filled(r)} '
+                     'of the background filled in')
     for s in report['skipped_sources']:
         lines.append(f'  skipped {s}')
     for split, s in report['splits'].items():

@@ -146,7 +146,9 @@ def harvest_frame(image: np.ndarray, annotations: Sequence[Dict[str, Any]],
     Returns:
         tuple: ``(patches, background, report)``; ``report`` counts
         ``annotations``, ``harvested``, the skip reasons above and
-        ``labelled`` (non-crowd droplets, skipped ones included).
+        ``labelled`` (non-crowd droplets, skipped ones included),
+        ``pixels`` (H * W) and ``filled_px``: background pixels filled in
+        (every labelled mask grown by ``bg_dilate``).
     """
     if inpaint not in ('smooth', 'telea'):
         raise ValueError(f'inpaint must be smooth or telea, not {inpaint!r}')
@@ -195,6 +197,8 @@ def harvest_frame(image: np.ndarray, annotations: Sequence[Dict[str, Any]],
                 DropletPatch(image[py0:py1, px0:px1].copy(), m,
                              m | (others == 0), frame, ann_id))
     hole = _grow(cover > 0, bg_dilate)
+    report['pixels'] = H * W
+    report['filled_px'] = int(hole.sum())
     background = image.copy()
     rest = hole
     if fill is not None and hole.any():
