@@ -209,7 +209,8 @@ def write_cut_paste_split(out_dir: str, split: str, bank: DropletBank,
 
 def _filled(r: Dict[str, Any]) -> str:
     """A harvest report's filled-in share of the background pixels."""
-    return f'{100.0 * r.get("filled_px", 0) / max(r.get("pixels", 0), 1):.1f} %'
+    share = 100.0 * r.get('filled_px', 0) / max(r.get('pixels', 0), 1)
+    return f'{share:.1f} %'
 
 
 def format_report(report: Dict[str, Any]) -> str:
