@@ -52,9 +52,13 @@ def main():
                          'or .pickle file')
     import droplet_mmdet  # noqa: F401  (compat fixes + registries)
     from droplet_mmdet.apis import build_runner, setup_test_cfg
+    from droplet_mmdet.apis.ablation import forked_children_end_with_process
     from mmdet.evaluation import DumpDetResults
     from mmdet.utils import setup_cache_size_limit_of_dynamo
 
+    # DataLoader workers die with this process (killed benchmark: none
+    # left asleep on a full result queue)
+    forked_children_end_with_process()
     setup_cache_size_limit_of_dynamo()
     cfg = setup_test_cfg(
         args.config,

@@ -50,8 +50,12 @@ def main():
     args = parse_args()
     import droplet_mmdet  # noqa: F401  (compat fixes + registries)
     from droplet_mmdet.apis import build_runner, setup_train_cfg
+    from droplet_mmdet.apis.ablation import forked_children_end_with_process
     from mmdet.utils import setup_cache_size_limit_of_dynamo
 
+    # DataLoader workers die with this process (killed benchmark: none
+    # left asleep on a full result queue)
+    forked_children_end_with_process()
     setup_cache_size_limit_of_dynamo()
     cfg = setup_train_cfg(
         args.config,

@@ -453,6 +453,93 @@ def test_a_killed_benchmark_takes_its_training_along(tmp_path, how, start):
             os.kill(pid, signal.SIGKILL)
 
 
+_LOADER_CHILD = """
+import importlib.util, os, sys, time
+from torch.utils.data import DataLoader, Dataset
+spec = importlib.util.spec_from_file_location('ablation', {ablation!r})
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+mod.forked_children_end_with_process()
+
+
+class Big(Dataset):
+    # 4 MB items that travel through the result queue's pipe itself (as
+    # the masks of mmdet's data samples do; tensors would go through
+    # shared memory): the workers' feeder threads block on a full pipe
+    def __len__(self):
+        return 64
+
+    def __getitem__(self, i):
+        return bytes([i]) * (4 << 20)
+
+
+def note(worker_id):
+    with open(os.path.join({tmp!r}, 'worker%d.pid' % worker_id), 'w') as f:
+        f.write(str(os.getpid()))
+
+
+it = iter(DataLoader(Big(), batch_size=1, num_workers=2,
+                     worker_init_fn=note, persistent_workers=True))
+next(it)  # the workers run and keep prefetching; nobody reads on
+with open(os.path.join({tmp!r}, 'child.pid'), 'w') as f:
+    f.write(str(os.getpid()))
+time.sleep(300)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc/self'),
+                    reason='PR_SET_PDEATHSIG and /proc are Linux')
+@pytest.mark.parametrize('how', ['SIGTERM', 'SIGKILL'])
+def test_a_killed_benchmark_takes_the_dataloader_workers_along(tmp_path,
+                                                               how):
+    # the training died with its benchmark, but its two DataLoader workers
+    # stayed, asleep at exit on their full result queue (~430 MB each)
+    import signal
+    import subprocess
+    import sys
+    import time
+    ablation = osp.join(ROOT, 'droplet_mmdet', 'apis', 'ablation.py')
+    child = _LOADER_CHILD.format(ablation=ablation, tmp=str(tmp_path))
+    parent = (
+        'import importlib.util, sys\n'
+        f'spec = importlib.util.spec_from_file_location("ablation", '
+        f'{ablation!r})\n'
+        'mod = importlib.util.module_from_spec(spec)\n'
+        'spec.loader.exec_module(mod)\n'
+        f'mod.run_child([sys.executable, "-c", {child!r}], '
+        f'open({str(tmp_path / "log")!r}, "w"))\n')
+    proc = subprocess.Popen([sys.executable, '-c', parent])
+    names = ['child.pid', 'worker0.pid', 'worker1.pid']
+    pids = {}
+    try:
+        deadline = time.time() + 180
+        while len(pids) < 3 and time.time() < deadline:
+            for name in names:
+                path = tmp_path / name
+                if name not in pids and path.exists() and path.read_text():
+                    pids[name] = int(path.read_text())
+            if len(pids) < 3:
+                assert proc.poll() is None, (
+                    'the stand-in ended early: ' +
+                    (tmp_path / 'log').read_text()[-2000:])
+                time.sleep(0.2)
+        assert len(pids) == 3, f'only {sorted(pids)} started'
+        assert all(_alive(p) for p in pids.values())
+        proc.send_signal(getattr(signal, how))
+        proc.wait(timeout=30)
+        deadline = time.time() + 30
+        while any(map(_alive, pids.values())) and time.time() < deadline:
+            time.sleep(0.2)
+        left = {n: p for n, p in pids.items() if _alive(p)}
+        assert not left, f'{left} outlived the benchmark ({how})'
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in pids.values():
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+
+
 def _run_tool_on_fake_bubbles(tmp_path, tool, args, out):
     """Run ``tools/<tool>`` for one iteration on a tiny fake bubbles set
     made under ``tmp_path``, writing ``out``."""

@@ -9,6 +9,7 @@ import json
 import os
 import os.path as osp
 import pickle
+import re
 import subprocess
 
 import pytest
@@ -117,3 +118,97 @@ def test_bad_paths_are_named(tmp_path, repo_root):
         text=True, timeout=300)
     assert proc.returncode != 0
     assert 'nope.py: config file not found' in proc.stderr
+
+
+def _children(pid):
+    """Pids of the live processes whose parent is ``pid`` (/proc)."""
+    kids = []
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f'/proc/{d}/stat') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid and fields[0] != 'Z':
+            kids.append(int(d))
+    return kids
+
+
+def _alive(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not osp.isdir('/proc/self'),
+                    reason='PR_SET_PDEATHSIG and /proc are Linux')
+def test_a_killed_benchmark_leaves_no_training_or_workers(tmp_path,
+                                                          repo_root):
+    # a benchmark stopped with kill took tools/train.py along, but the
+    # validation's DataLoader workers stayed, asleep at exit: the masks of
+    # their data samples travel through the result queue's pipe, which
+    # nobody read any more (a worker exits at once only when its loader
+    # shut it down)
+    import signal
+    import sys
+    import time
+    from droplet_mmdet.datasets.synthetic import FrameSpec, generate_dataset
+    data = str(tmp_path / 'data')  # val frames whose masks fill the pipe
+    generate_dataset(data, FrameSpec.v1(height=384, width=384),
+                     dict(train=4, val=20), seed=1, gallery=0,
+                     progress=False)
+    opts = tiny_train_options(data, 1000, extra={
+        'train_cfg.val_interval': 2,
+        'train_dataloader.num_workers': 2,
+        'train_dataloader.persistent_workers': True,
+        'val_dataloader.num_workers': 2,
+        'val_dataloader.persistent_workers': True})
+    cmd = [PYTHON, osp.join(repo_root, 'tools', 'train.py'), SLIM_CONFIG,
+           '--work-dir', str(tmp_path / 'work'), '--cfg-options'] + opts
+    log = tmp_path / 'train.log'
+    ablation = osp.join(repo_root, 'droplet_mmdet', 'apis', 'ablation.py')
+    parent = (  # the benchmark stand-in: ablation.py alone, no mmdet
+        'import importlib.util, sys\n'
+        f'spec = importlib.util.spec_from_file_location("ablation", '
+        f'{ablation!r})\n'
+        'mod = importlib.util.module_from_spec(spec)\n'
+        'spec.loader.exec_module(mod)\n'
+        f'mod.run_child({cmd!r}, open({str(log)!r}, "w"), env={tool_env()!r})'
+        '\n')
+    proc = subprocess.Popen([sys.executable, '-c', parent], cwd=tmp_path)
+    pids = []
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            assert proc.poll() is None, log.read_text()[-4000:]
+            # killed in the middle of the first validation
+            if log.exists() and re.search(r'\(val\) \[\s*3/20\]',
+                                          log.read_text()):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail('validation never reached frame 3: ' +
+                        log.read_text()[-4000:])
+        train = _children(proc.pid)
+        assert len(train) == 1, train
+        workers = _children(train[0])
+        assert len(workers) == 4, (workers, log.read_text()[-2000:])
+        pids = train + workers
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        deadline = time.time() + 30
+        while any(map(_alive, pids)) and time.time() < deadline:
+            time.sleep(0.2)
+        left = [p for p in pids if _alive(p)]
+        assert not left, f'{left} of training {train} and workers ' \
+            f'{workers} outlived the benchmark'
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in pids:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
