@@ -55,6 +55,16 @@ def tool_env():
 PYTHON = sys.executable
 
 
+def process_alive(pid):
+    """Whether process ``pid`` runs (a zombie waiting to be reaped does
+    not; Linux /proc)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except FileNotFoundError:
+        return False
+
+
 def random_checkpoint(config, path):
     """A seeded, randomly initialised model of ``config`` whose box
     classifier is biased towards the droplet class (so that it finds

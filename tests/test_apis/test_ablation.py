@@ -11,6 +11,7 @@ import pytest
 from droplet_mmdet.apis.ablation import (markdown_table, run_ablation,
                                          summarize_runs)
 from conftest import ROOT
+from conftest import process_alive as _alive
 
 
 def _run(cfg, seed, ap):
@@ -388,16 +389,6 @@ def test_a_second_writer_of_one_results_file_is_refused(tmp_path):
         hold_results_lock(out)
     first.close()  # the first benchmark ends: the file is free again
     hold_results_lock(out).close()
-
-
-def _alive(pid):
-    """Whether process ``pid`` runs (a zombie waiting to be reaped does
-    not)."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.skipif(not os.path.isdir('/proc/self'),

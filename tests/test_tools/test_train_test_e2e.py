@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from conftest import PYTHON, SLIM_CONFIG, tiny_train_options, tool_env
+from conftest import process_alive as _alive
 
 
 def _run(args, cwd):
@@ -134,14 +135,6 @@ def _children(pid):
         if int(fields[1]) == pid and fields[0] != 'Z':
             kids.append(int(d))
     return kids
-
-
-def _alive(pid):
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except FileNotFoundError:
-        return False
 
 
 @pytest.mark.skipif(not osp.isdir('/proc/self'),
