@@ -102,6 +102,26 @@ def hold_results_lock(out: str):
     return f
 
 
+def _libc_prctl() -> Optional[Callable[..., int]]:
+    """libc's ``prctl``, or None where there is none (off Linux)."""
+    if not sys.platform.startswith('linux'):
+        return None
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with(prctl: Callable[..., int], parent: int, sig: int) -> None:
+    """In a child just forked from ``parent``: have ``sig`` sent to it when
+    the parent dies (``PR_SET_PDEATHSIG``); exit at once if the parent
+    died before the call."""
+    prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _end_with_parent(parent: int) -> Callable[[], None]:
     """A ``preexec_fn`` that has the child sent SIGTERM when the process
     that started it dies (Linux ``PR_SET_PDEATHSIG``), however it dies:
@@ -109,30 +129,13 @@ def _end_with_parent(parent: int) -> Callable[[], None]:
     training running on, unrecorded, in a run folder that the next
     ``--resume`` trains in too. Elsewhere the child is left as it is."""
     def preexec():
-        try:
-            import ctypes
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            return
-        if os.getppid() != parent:  # the parent died before prctl
-            os._exit(1)
+        prctl = _libc_prctl()
+        if prctl is not None:
+            _die_with(prctl, parent, signal.SIGTERM)
     return preexec
 
 
 _FORK_PARENT: Dict[str, Any] = {'pid': None, 'registered': False}
-
-
-def _prctl_pdeathsig():
-    """libc's ``prctl`` set up to take ints, or None off Linux."""
-    if not sys.platform.startswith('linux'):
-        return None
-    try:
-        import ctypes
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return prctl
 
 
 def forked_children_end_with_process() -> bool:
@@ -152,7 +155,7 @@ def forked_children_end_with_process() -> bool:
     Elsewhere (no prctl) it does nothing and returns False; a second call
     adds nothing.
     """
-    prctl = _prctl_pdeathsig()
+    prctl = _libc_prctl()
     if prctl is None:
         return False
     if _FORK_PARENT['registered']:
@@ -162,9 +165,7 @@ def forked_children_end_with_process() -> bool:
         _FORK_PARENT['pid'] = os.getpid()
 
     def after_in_child():
-        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != _FORK_PARENT['pid']:  # died before the prctl
-            os._exit(1)
+        _die_with(prctl, _FORK_PARENT['pid'], signal.SIGKILL)
 
     os.register_at_fork(before=before, after_in_child=after_in_child)
     _FORK_PARENT['registered'] = True
