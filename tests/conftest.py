@@ -55,14 +55,44 @@ def tool_env():
 PYTHON = sys.executable
 
 
+def _proc_stat(pid):
+    """The fields of ``/proc/<pid>/stat`` after the command name (state,
+    parent pid, ...), or None for a process that is gone (Linux)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def process_alive(pid):
     """Whether process ``pid`` runs (a zombie waiting to be reaped does
     not; Linux /proc)."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except FileNotFoundError:
-        return False
+    fields = _proc_stat(pid)
+    return fields is not None and fields[0] != 'Z'
+
+
+def child_pids(pid):
+    """Pids of the live processes whose parent is ``pid`` (Linux /proc)."""
+    kids = []
+    for d in os.listdir('/proc'):
+        fields = _proc_stat(d) if d.isdigit() else None
+        if fields is not None and int(fields[1]) == pid and fields[0] != 'Z':
+            kids.append(int(d))
+    return kids
+
+
+def ablation_standin(call):
+    """Python source of a benchmark stand-in: it loads
+    ``droplet_mmdet/apis/ablation.py`` alone (no mmdet import) as ``mod``
+    and runs the statement ``call``."""
+    ablation = osp.join(ROOT, 'droplet_mmdet', 'apis', 'ablation.py')
+    return ('import importlib.util, sys\n'
+            f'spec = importlib.util.spec_from_file_location("ablation", '
+            f'{ablation!r})\n'
+            'mod = importlib.util.module_from_spec(spec)\n'
+            'spec.loader.exec_module(mod)\n'
+            f'{call}\n')
 
 
 def random_checkpoint(config, path):

@@ -10,7 +10,7 @@ import pytest
 
 from droplet_mmdet.apis.ablation import (markdown_table, run_ablation,
                                          summarize_runs)
-from conftest import ROOT
+from conftest import ROOT, ablation_standin
 from conftest import process_alive as _alive
 
 
@@ -407,19 +407,14 @@ def test_a_killed_benchmark_takes_its_training_along(tmp_path, how, start):
     child = (f'import os, time; open({str(pidfile)!r}, "w").write('
              'str(os.getpid())); time.sleep(300)')
     # the benchmark stand-in loads ablation.py alone: no mmdet import
-    parent = (
-        'import importlib.util, sys\n'
-        'spec = importlib.util.spec_from_file_location("ablation", '
-        f'{osp.join(ROOT, "droplet_mmdet", "apis", "ablation.py")!r})\n'
-        'mod = importlib.util.module_from_spec(spec)\n'
-        'spec.loader.exec_module(mod)\n'
-        + (f'mod.run_child([sys.executable, "-c", {child!r}], '
-           f'open({str(tmp_path / "log")!r}, "w"))\n'
-           if start == 'run_child' else
-           # how tools/benchmark_masks.py and apis/speed.py start theirs
-           'import subprocess\n'
-           f'subprocess.run([sys.executable, "-c", {child!r}], '
-           'capture_output=True, text=True, **mod.child_kwargs())\n'))
+    parent = ablation_standin(
+        f'mod.run_child([sys.executable, "-c", {child!r}], '
+        f'open({str(tmp_path / "log")!r}, "w"))'
+        if start == 'run_child' else
+        # how tools/benchmark_masks.py and apis/speed.py start theirs
+        'import subprocess\n'
+        f'subprocess.run([sys.executable, "-c", {child!r}], '
+        'capture_output=True, text=True, **mod.child_kwargs())')
     proc = subprocess.Popen([sys.executable, '-c', parent])
     pid = None
     try:
@@ -445,11 +440,8 @@ def test_a_killed_benchmark_takes_its_training_along(tmp_path, how, start):
 
 
 _LOADER_CHILD = """
-import importlib.util, os, sys, time
+import os, time
 from torch.utils.data import DataLoader, Dataset
-spec = importlib.util.spec_from_file_location('ablation', {ablation!r})
-mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mod)
 mod.forked_children_end_with_process()
 
 
@@ -489,16 +481,10 @@ def test_a_killed_benchmark_takes_the_dataloader_workers_along(tmp_path,
     import subprocess
     import sys
     import time
-    ablation = osp.join(ROOT, 'droplet_mmdet', 'apis', 'ablation.py')
-    child = _LOADER_CHILD.format(ablation=ablation, tmp=str(tmp_path))
-    parent = (
-        'import importlib.util, sys\n'
-        f'spec = importlib.util.spec_from_file_location("ablation", '
-        f'{ablation!r})\n'
-        'mod = importlib.util.module_from_spec(spec)\n'
-        'spec.loader.exec_module(mod)\n'
+    child = ablation_standin(_LOADER_CHILD.format(tmp=str(tmp_path)))
+    parent = ablation_standin(
         f'mod.run_child([sys.executable, "-c", {child!r}], '
-        f'open({str(tmp_path / "log")!r}, "w"))\n')
+        f'open({str(tmp_path / "log")!r}, "w"))')
     proc = subprocess.Popen([sys.executable, '-c', parent])
     names = ['child.pid', 'worker0.pid', 'worker1.pid']
     pids = {}

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from conftest import PYTHON, SLIM_CONFIG, tiny_train_options, tool_env
+from conftest import ablation_standin, child_pids
 from conftest import process_alive as _alive
 
 
@@ -121,22 +122,6 @@ def test_bad_paths_are_named(tmp_path, repo_root):
     assert 'nope.py: config file not found' in proc.stderr
 
 
-def _children(pid):
-    """Pids of the live processes whose parent is ``pid`` (/proc)."""
-    kids = []
-    for d in os.listdir('/proc'):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f'/proc/{d}/stat') as f:
-                fields = f.read().rsplit(')', 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[1]) == pid and fields[0] != 'Z':
-            kids.append(int(d))
-    return kids
-
-
 @pytest.mark.skipif(not osp.isdir('/proc/self'),
                     reason='PR_SET_PDEATHSIG and /proc are Linux')
 def test_a_killed_benchmark_leaves_no_training_or_workers(tmp_path,
@@ -163,15 +148,8 @@ def test_a_killed_benchmark_leaves_no_training_or_workers(tmp_path,
     cmd = [PYTHON, osp.join(repo_root, 'tools', 'train.py'), SLIM_CONFIG,
            '--work-dir', str(tmp_path / 'work'), '--cfg-options'] + opts
     log = tmp_path / 'train.log'
-    ablation = osp.join(repo_root, 'droplet_mmdet', 'apis', 'ablation.py')
-    parent = (  # the benchmark stand-in: ablation.py alone, no mmdet
-        'import importlib.util, sys\n'
-        f'spec = importlib.util.spec_from_file_location("ablation", '
-        f'{ablation!r})\n'
-        'mod = importlib.util.module_from_spec(spec)\n'
-        'spec.loader.exec_module(mod)\n'
-        f'mod.run_child({cmd!r}, open({str(log)!r}, "w"), env={tool_env()!r})'
-        '\n')
+    parent = ablation_standin(  # ablation.py alone, no mmdet
+        f'mod.run_child({cmd!r}, open({str(log)!r}, "w"), env={tool_env()!r})')
     proc = subprocess.Popen([sys.executable, '-c', parent], cwd=tmp_path)
     pids = []
     try:
@@ -186,9 +164,9 @@ def test_a_killed_benchmark_leaves_no_training_or_workers(tmp_path,
         else:
             pytest.fail('validation never reached frame 3: ' +
                         log.read_text()[-4000:])
-        train = _children(proc.pid)
+        train = child_pids(proc.pid)
         assert len(train) == 1, train
-        workers = _children(train[0])
+        workers = child_pids(train[0])
         assert len(workers) == 4, (workers, log.read_text()[-2000:])
         pids = train + workers
         proc.send_signal(signal.SIGTERM)
