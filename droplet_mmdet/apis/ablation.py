@@ -122,16 +122,17 @@ def _die_with(prctl: Callable[..., int], parent: int, sig: int) -> None:
         os._exit(1)
 
 
-def _end_with_parent(parent: int) -> Callable[[], None]:
+def _end_with_parent(prctl: Callable[..., int],
+                     parent: int) -> Callable[[], None]:
     """A ``preexec_fn`` that has the child sent SIGTERM when the process
     that started it dies (Linux ``PR_SET_PDEATHSIG``), however it dies:
     a benchmark stopped with ``kill`` or ``pkill -f`` must not leave its
     training running on, unrecorded, in a run folder that the next
-    ``--resume`` trains in too. Elsewhere the child is left as it is."""
+    ``--resume`` trains in too. ``prctl`` is looked up in the parent
+    (:func:`_libc_prctl`), so the child between fork and exec only calls
+    it."""
     def preexec():
-        prctl = _libc_prctl()
-        if prctl is not None:
-            _die_with(prctl, parent, signal.SIGTERM)
+        _die_with(prctl, parent, signal.SIGTERM)
     return preexec
 
 
@@ -175,9 +176,10 @@ def forked_children_end_with_process() -> bool:
 def child_kwargs() -> Dict[str, Any]:
     """``subprocess`` keyword arguments for a child that ends when this
     process ends (see :func:`_end_with_parent`; none off Linux)."""
-    if sys.platform.startswith('linux'):
-        return dict(preexec_fn=_end_with_parent(os.getpid()))
-    return {}
+    prctl = _libc_prctl()
+    if prctl is None:
+        return {}
+    return dict(preexec_fn=_end_with_parent(prctl, os.getpid()))
 
 
 def run_child(cmd: List[str], log, env: Optional[Dict[str, str]] = None
